@@ -1,0 +1,1 @@
+"""Plotly Dash web dashboard over the cloud database."""

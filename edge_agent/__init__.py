@@ -1,0 +1,1 @@
+"""Edge agent: cameras -> vision pipeline -> AggregateWindows -> local Redis buffer."""

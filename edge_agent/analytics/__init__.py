@@ -1,0 +1,1 @@
+"""Line crossings, unique visitors, dwell, zones, groups and the floor heatmap."""

@@ -1,0 +1,1 @@
+"""Per-face attributes: quality gate and age."""

@@ -1,0 +1,26 @@
+"""Config section `edge`: cameras and the vision pipeline (each stage's section lives beside it)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from edge_agent.analytics.config import AnalyticsConfig
+from edge_agent.attributes.config import AgeConfig, QualityGateConfig
+from edge_agent.detect.config import FaceDetectorConfig, PersonDetectorConfig, YoloxConfig, YuNetConfig
+from edge_agent.enhance.config import EnhanceConfig
+from edge_agent.sources.config import CameraConfig
+from edge_agent.tracking.config import ReidConfig, TrackingConfig
+from storelens.configbase import StrictModel
+
+
+class EdgeConfig(StrictModel):
+    cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras this box watches.")
+    enhance: EnhanceConfig = Field(default_factory=EnhanceConfig, description="Backlight/low-light correction.")
+    faces: FaceDetectorConfig = Field(default_factory=YuNetConfig, description="Face detector backend.")
+    persons: PersonDetectorConfig = Field(default_factory=YoloxConfig, description="Person detector backend.")
+    quality: QualityGateConfig = Field(default_factory=QualityGateConfig, description="Face quality gate.")
+    age: AgeConfig = Field(default_factory=AgeConfig, description="Age estimation and banding.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Multi-object tracker.")
+    reid: ReidConfig = Field(default_factory=ReidConfig, description="Re-identification.")
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig, description="Lines, zones, heatmap.")
+    window_minutes: int = Field(15, ge=1, le=1440, description="Length of one AggregateWindow in minutes.")

@@ -1,0 +1,1 @@
+"""Face and person detectors; each backend converts its output to Detections at the edge."""

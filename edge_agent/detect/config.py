@@ -1,0 +1,43 @@
+"""Config section: face and person detector backends, chosen by `type`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from storelens.configbase import StrictModel
+
+
+class YuNetConfig(StrictModel):
+    type: Literal["yunet"] = Field("yunet", description="YuNet face detector (MIT), the default.")
+    model: str = Field("yunet", description="Model name from the manifest.")
+    score_threshold: float = Field(0.6, ge=0, le=1, description="Minimum face score.")
+    nms_threshold: float = Field(0.3, ge=0, le=1, description="IoU for non-maximum suppression.")
+
+
+class ScrfdConfig(StrictModel):
+    type: Literal["scrfd"] = Field("scrfd", description="SCRFD via insightface (non-commercial weights; opt-in).")
+    model: str = Field("scrfd_500m", description="Model name from the manifest.")
+    score_threshold: float = Field(0.5, ge=0, le=1, description="Minimum face score.")
+    input_size: int = Field(640, ge=128, le=1920, description="Square detector input size in pixels.")
+
+
+FaceDetectorConfig = Annotated[YuNetConfig | ScrfdConfig, Field(discriminator="type")]
+
+
+class YoloxConfig(StrictModel):
+    type: Literal["yolox"] = Field("yolox", description="YOLOX-nano person detector (Apache-2.0), the default.")
+    model: str = Field("yolox_nano", description="Model name from the manifest.")
+    score_threshold: float = Field(0.35, ge=0, le=1, description="Minimum person score.")
+    nms_threshold: float = Field(0.45, ge=0, le=1, description="IoU for non-maximum suppression.")
+
+
+class NanoDetConfig(StrictModel):
+    type: Literal["nanodet"] = Field("nanodet", description="NanoDet-m person detector (Apache-2.0).")
+    model: str = Field("nanodet_m", description="Model name from the manifest.")
+    score_threshold: float = Field(0.35, ge=0, le=1, description="Minimum person score.")
+    nms_threshold: float = Field(0.45, ge=0, le=1, description="IoU for non-maximum suppression.")
+
+
+PersonDetectorConfig = Annotated[YoloxConfig | NanoDetConfig, Field(discriminator="type")]

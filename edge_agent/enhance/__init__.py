@@ -1,0 +1,1 @@
+"""Backlight and low-light correction, adaptive per camera."""

@@ -1,0 +1,26 @@
+"""Config section: where models live and which ONNX Runtime execution providers to try."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from storelens.configbase import StrictModel
+from storelens.paths import default_model_dir
+
+Provider = Literal["tensorrt", "cuda", "cpu"]
+
+
+class ModelsConfig(StrictModel):
+    dir: Path = Field(default_factory=default_model_dir, description="Directory holding the verified model files.")
+    providers: list[Provider] = Field(
+        default_factory=lambda: ["tensorrt", "cuda", "cpu"],
+        min_length=1,
+        description="ONNX Runtime execution providers in order of preference; unavailable ones are skipped.",
+    )
+    intra_op_threads: int = Field(0, ge=0, le=64, description="Threads per ONNX session (0 = runtime default).")
+    allow_noncommercial: bool = Field(
+        False, description="Permit models whose licence forbids commercial use (for example SCRFD). Opt-in."
+    )

@@ -1,0 +1,1 @@
+"""Video sources: files, RTSP and USB cameras behind one interface, with timestamps."""

@@ -1,0 +1,1 @@
+"""Multi-object tracking and re-identification (embeddings in RAM only, with a TTL)."""

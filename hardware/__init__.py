@@ -1,0 +1,1 @@
+"""Jetson / DeepStream path: pipeline configs and the pyds probe adapter."""

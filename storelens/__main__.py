@@ -1,0 +1,5 @@
+import sys
+
+from storelens.cli import main
+
+sys.exit(main())

@@ -1,0 +1,62 @@
+"""`storelens models pull|list|verify`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("models", help="fetch, verify and list models")
+    parser.add_argument("--config", help="config file (for models.dir)")
+    parser.add_argument("--dir", help="model directory (overrides config)")
+    sub = parser.add_subparsers(dest="models_command", required=True)
+    pull = sub.add_parser("pull", help="install models, verified by sha256")
+    pull.add_argument("--from", dest="source", help="local mirror directory or base URL (default: upstream URLs)")
+    pull.add_argument("--only", action="append", help="model name (repeatable); default: all models")
+    pull.set_defaults(func=_pull)
+    lst = sub.add_parser("list", help="list known models with licence and state")
+    lst.set_defaults(func=_list)
+
+
+def _model_dir(args: argparse.Namespace):
+    from pathlib import Path
+
+    from storelens.config import load_config
+
+    return Path(args.dir) if args.dir else load_config(args.config).models.dir
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from edge_agent.models import get_spec, load_manifest, pull_model
+    from storelens.errors import ModelError
+
+    model_dir = _model_dir(args)
+    names = args.only or list(load_manifest())
+    failures = 0
+    for name in names:
+        spec = get_spec(name)
+        try:
+            state = pull_model(spec, model_dir, args.source)
+        except ModelError as exc:
+            print(f"FAILED    {name}: {exc}")
+            failures += 1
+            continue
+        print(f"{state:<9} {name:<12} {spec.file}")
+    print(f"model directory: {model_dir}")
+    return 1 if failures else 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from edge_agent.models import load_manifest, model_path, sha256_of
+
+    model_dir = _model_dir(args)
+    print(f"{'name':<12} {'task':<17} {'state':<9} {'default':<7} {'commercial':<10} licence")
+    for spec in load_manifest().values():
+        path = model_path(spec, model_dir)
+        state = "missing"
+        if path.is_file():
+            state = "ok" if sha256_of(path) == spec.sha256 else "corrupt"
+        print(f"{spec.name:<12} {spec.task:<17} {state:<9} {'yes' if spec.default else '':<7} "
+              f"{'yes' if spec.commercial else 'NO':<10} {spec.license}")
+    print(f"model directory: {model_dir}")
+    return 0
