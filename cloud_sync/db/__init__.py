@@ -1,0 +1,1 @@
+"""Cloud database through sqlmodel: tables, engine, repository functions, migrations."""
