@@ -29,7 +29,7 @@ class WireModel(BaseModel):
 
 
 class DwellHistogram(WireModel):
-    edges_s: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: list(DWELL_EDGES_S), max_length=32)
+    edges_s: list[Annotated[int, Field(ge=0, le=7 * 86_400)]] = Field(default_factory=lambda: list(DWELL_EDGES_S), max_length=32)
     counts: list[Count] = Field(default_factory=lambda: [0] * len(DWELL_EDGES_S), max_length=32)
 
     @model_validator(mode="after")
@@ -53,7 +53,7 @@ class Heatmap(WireModel):
     width_cells: int = Field(0, ge=0, le=10_000)
     height_cells: int = Field(0, ge=0, le=10_000)
     cells: list[HeatCell] = Field(default_factory=list, max_length=100_000)
-    by_band: dict[Label, list[HeatCell]] = Field(default_factory=dict, max_length=32)
+    by_band: dict[Label, Annotated[list[HeatCell], Field(max_length=100_000)]] = Field(default_factory=dict, max_length=32)
 
 
 class AggregateWindow(WireModel):
@@ -63,7 +63,7 @@ class AggregateWindow(WireModel):
     camera_id: Ident
     window_start: datetime
     window_end: datetime
-    seq: int = Field(0, ge=0)
+    seq: int = Field(0, ge=0, le=2**62)
     entries: Count = 0
     exits: Count = 0
     unique_visitors: Count = 0
@@ -127,10 +127,10 @@ class HealthMessage(WireModel):
     model_versions: dict[Ident, Label] = Field(default_factory=dict, max_length=16)
     cameras: list[CameraHealth] = Field(default_factory=list, max_length=64)
     buffer_depth: Count = 0
-    buffer_oldest_age_s: float = Field(0.0, ge=0)
+    buffer_oldest_age_s: float = Field(0.0, ge=0, le=1e10)
     buffer_dropped: Count = 0
     last_ack_window: datetime | None = None
-    uptime_s: float = Field(0.0, ge=0)
+    uptime_s: float = Field(0.0, ge=0, le=1e10)
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()

@@ -8,6 +8,7 @@ from edge_agent.analytics.config import AnalyticsConfig
 from edge_agent.attributes.config import AgeConfig, QualityGateConfig
 from edge_agent.detect.config import FaceDetectorConfig, PersonDetectorConfig, YoloxConfig, YuNetConfig
 from edge_agent.enhance.config import EnhanceConfig
+from edge_agent.pipeline_config import PipelineConfig
 from edge_agent.sources.config import CameraConfig
 from edge_agent.tracking.config import ReidConfig, TrackingConfig
 from storelens.configbase import StrictModel
@@ -23,4 +24,5 @@ class EdgeConfig(StrictModel):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Multi-object tracker.")
     reid: ReidConfig = Field(default_factory=ReidConfig, description="Re-identification.")
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig, description="Lines, zones, heatmap.")
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="Which stages run how often.")
     window_minutes: int = Field(15, ge=1, le=1440, description="Length of one AggregateWindow in minutes.")

@@ -1,16 +1,19 @@
 """Database engine and schema set-up.
 
-`init_db` brings the schema to the latest version. Production databases are migrated with Alembic
-(see cloud_sync/db/migrations); `create_all` is only the fallback for throwaway databases.
+`init_db` brings the schema to the latest version by running `alembic upgrade head` in-process
+(cloud_sync/db/migrations), on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
-from sqlalchemy import event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 from cloud_sync.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
@@ -34,6 +37,30 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
 def init_db(engine: Engine) -> None:
-    """Create missing tables (replaced by an Alembic upgrade once migrations exist)."""
-    SQLModel.metadata.create_all(engine)
+    """Migrate the schema to the newest revision (`alembic upgrade head`), in this process."""
+    cfg = alembic_config()
+    quiet = logging.getLogger("alembic")
+    if quiet.level == logging.NOTSET:  # its per-plugin INFO lines drown the service's own log
+        quiet.setLevel(logging.WARNING)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        if _created_without_alembic(conn):
+            # A database made by create_all before migrations existed: adopt it as revision 0001.
+            log.warning("database has tables but no alembic_version: stamping it as 0001")
+            command.stamp(cfg, "0001")
+        command.upgrade(cfg, "head")
+
+
+def _created_without_alembic(conn) -> bool:
+    tables = set(inspect(conn).get_table_names())
+    return "aggregaterecord" in tables and "alembic_version" not in tables

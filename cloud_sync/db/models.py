@@ -1,4 +1,5 @@
-"""Cloud database tables (sqlmodel). Times are stored as naive UTC (SQLite keeps no offset).
+"""Cloud database tables (sqlmodel). Times are timezone-aware UTC: sqlmodel's UTCDateTime refuses
+naive datetimes on write and returns UTC-aware ones on read, on SQLite and PostgreSQL alike.
 
 Pattern: XBase (shared fields) / X(table=True) / XPublic (what the API or dashboard may show).
 """
@@ -13,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
 
 
 class StoreBase(SQLModel):

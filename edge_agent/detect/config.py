@@ -14,6 +14,14 @@ class YuNetConfig(StrictModel):
     model: str = Field("yunet", description="Model name from the manifest.")
     score_threshold: float = Field(0.6, ge=0, le=1, description="Minimum face score.")
     nms_threshold: float = Field(0.3, ge=0, le=1, description="IoU for non-maximum suppression.")
+    input_width: int = Field(
+        640,
+        ge=64,
+        le=4096,
+        description="Wider frames are shrunk to this width before detection (YuNet cost grows with pixels); "
+        "boxes and landmarks are scaled back to frame pixels.",
+    )
+    top_k: int = Field(500, ge=1, le=5000, description="Most candidate faces kept before NMS.")
 
 
 class ScrfdConfig(StrictModel):
@@ -21,6 +29,7 @@ class ScrfdConfig(StrictModel):
     model: str = Field("scrfd_500m", description="Model name from the manifest.")
     score_threshold: float = Field(0.5, ge=0, le=1, description="Minimum face score.")
     input_size: int = Field(640, ge=128, le=1920, description="Square detector input size in pixels.")
+    nms_threshold: float = Field(0.4, ge=0, le=1, description="IoU for non-maximum suppression.")
 
 
 FaceDetectorConfig = Annotated[YuNetConfig | ScrfdConfig, Field(discriminator="type")]
@@ -31,6 +40,8 @@ class YoloxConfig(StrictModel):
     model: str = Field("yolox_nano", description="Model name from the manifest.")
     score_threshold: float = Field(0.35, ge=0, le=1, description="Minimum person score.")
     nms_threshold: float = Field(0.45, ge=0, le=1, description="IoU for non-maximum suppression.")
+    input_size: int = Field(416, ge=160, le=1280, description="Square letterboxed network input in pixels.")
+    min_height_px: int = Field(24, ge=0, description="Drop person boxes shorter than this (pixels of the frame).")
 
 
 class NanoDetConfig(StrictModel):
@@ -38,6 +49,8 @@ class NanoDetConfig(StrictModel):
     model: str = Field("nanodet_m", description="Model name from the manifest.")
     score_threshold: float = Field(0.35, ge=0, le=1, description="Minimum person score.")
     nms_threshold: float = Field(0.45, ge=0, le=1, description="IoU for non-maximum suppression.")
+    input_size: int = Field(320, ge=160, le=1280, description="Square network input in pixels (stretched resize).")
+    min_height_px: int = Field(24, ge=0, description="Drop person boxes shorter than this (pixels of the frame).")
 
 
 PersonDetectorConfig = Annotated[YoloxConfig | NanoDetConfig, Field(discriminator="type")]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from datetime import datetime
+
+from pydantic import Field, field_validator
 
 from storelens.configbase import StrictModel
 
@@ -13,3 +15,17 @@ class CameraConfig(StrictModel):
     max_fps: float = Field(0, ge=0, description="Process at most this many frames per second (0 = every frame).")
     reconnect_initial_s: float = Field(1.0, gt=0, description="First reconnect delay after a camera drops.")
     reconnect_max_s: float = Field(60.0, gt=0, description="Longest reconnect delay (exponential backoff cap).")
+    start_time: datetime | None = Field(
+        None,
+        description="Files only: wall-clock time (ISO-8601 with offset) of the first frame; default the file's "
+        "modification time. Live sources always use the clock.",
+    )
+    realtime: bool = Field(False, description="Files only: pace frames at the file's fps, as a live camera would.")
+    loop: bool = Field(False, description="Files only: start again at the end (demos); timestamps keep increasing.")
+
+    @field_validator("start_time")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must carry a UTC offset, e.g. 2024-05-01T09:00:00Z")
+        return value

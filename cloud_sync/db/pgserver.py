@@ -1,0 +1,90 @@
+"""Launch a throwaway PostgreSQL server (initdb + postgres) for tests and benchmarks.
+
+PostgreSQL refuses to run as root, and CI runs as root: then the server runs as the
+unprivileged `nobody` user (via runuser) in a temp dir chowned to it. The temp dir is made
+directly under the system temp dir because pytest's own temp dirs are 0700 root-owned.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from cloud_sync.localserver import ServerError, free_port, stop_process, wait_for_port
+
+log = logging.getLogger(__name__)
+
+PG_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin"), *sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)]
+DB_USER = "storelens"
+
+
+def pg_bin(name: str) -> str:
+    for directory in PG_BIN_DIRS:
+        if (directory / name).is_file():
+            return str(directory / name)
+    found = shutil.which(name)
+    if not found:
+        raise ServerError(f"PostgreSQL binary {name!r} not found (install Debian's postgresql)")
+    return found
+
+
+def _as_user() -> list[str]:
+    """Command prefix that drops root to `nobody`; empty when not root."""
+    if os.geteuid() != 0:
+        return []
+    return ["runuser", "-u", "nobody", "--"]
+
+
+class PostgresServer:
+    """A PostgreSQL cluster in a temp dir on a random loopback port, trust auth, stopped on exit."""
+
+    def __init__(self) -> None:
+        self.root: Path | None = None
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://{DB_USER}@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> PostgresServer:
+        self.root = Path(tempfile.mkdtemp(prefix="storelens-pg-"))
+        self.root.chmod(0o755)
+        data = self.root / "data"
+        data.mkdir(mode=0o700)
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            for path in (self.root, data):
+                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        self._run([pg_bin("initdb"), "-D", str(data), "-U", DB_USER, "--auth=trust", "-E", "UTF8", "--no-sync"])
+        log_file = self.root / "postgres.log"
+        cmd = [pg_bin("postgres"), "-D", str(data), "-p", str(self.port), "-h", "127.0.0.1",
+               "-k", str(self.root), "-c", "fsync=off", "-c", "max_connections=50"]
+        with open(log_file, "wb") as out:
+            self.proc = subprocess.Popen(_as_user() + cmd, stdout=out, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, self.proc, log_file, timeout_s=30)
+        log.info("postgres on 127.0.0.1:%s in %s", self.port, self.root)
+        return self
+
+    def _run(self, cmd: list[str]) -> None:
+        done = subprocess.run(_as_user() + cmd, capture_output=True, text=True, cwd=self.root)
+        if done.returncode != 0:
+            raise ServerError(f"{Path(cmd[0]).name} failed: {done.stderr.strip()[-300:]}")
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        self.proc = None
+        if self.root:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

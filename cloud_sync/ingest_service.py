@@ -1,0 +1,63 @@
+"""`storelens cloud ingest` wiring: config -> database (migrated), broker link, Ingestor."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+from sqlalchemy.engine import Engine, make_url
+
+from cloud_sync.db.engine import init_db, make_engine
+from cloud_sync.ingest import Ingestor, IngestStats
+from cloud_sync.mqttlink import LinkSettings, MqttLink
+from cloud_sync.secrets import read_secret, require_tls
+
+log = logging.getLogger(__name__)
+
+SESSION_KEEP_S = 7 * 86400  # the broker queues for an absent worker this long
+
+
+def database_engine(cfg) -> Engine:
+    """Engine for cloud.database_url; a PostgreSQL password comes from $STORELENS_DB_PASSWORD."""
+    url = make_url(cfg.cloud.database_url)
+    if url.password:
+        from storelens.errors import ConfigError
+
+        raise ConfigError("cloud.database_url: put the password in $STORELENS_DB_PASSWORD, not in the config")
+    password = os.environ.get("STORELENS_DB_PASSWORD")
+    if password and not url.drivername.startswith("sqlite"):
+        url = url.set(password=password)
+    return make_engine(url.render_as_string(hide_password=False))
+
+
+def ingest_link(cfg, worker: str | None = None) -> MqttLink:
+    cloud = cfg.cloud
+    require_tls(tls=cloud.mqtt_tls, mode=cfg.mode, what="cloud")
+    password = read_secret(env="STORELENS_INGEST_PASSWORD", file=cloud.ingest_password_file,
+                           what="cloud.ingest_password", mode=cfg.mode, required=True)
+    worker = worker or socket.gethostname()
+    settings = LinkSettings(host=cloud.mqtt_host, port=cloud.mqtt_port, client_id=f"storelens-ingest-{worker}",
+                            username=cloud.ingest_username, password=password, tls=cloud.mqtt_tls,
+                            ca_file=cloud.mqtt_ca_file, persistent_session_s=SESSION_KEEP_S,
+                            receive_max=max(2 * cloud.batch_size, 100), manual_ack=True)
+    return MqttLink(settings)
+
+
+def run_ingest(cfg, stop: threading.Event, *, worker: str | None = None) -> IngestStats:
+    engine = database_engine(cfg)
+    init_db(engine)
+    link = ingest_link(cfg, worker)
+    ingestor = Ingestor(engine=engine, link=link, share_group=cfg.cloud.share_group,
+                        batch_size=cfg.cloud.batch_size, batch_wait_s=cfg.cloud.batch_wait_s)
+    link.start()
+    try:
+        ingestor.run(stop)
+    finally:
+        link.stop()
+        engine.dispose()
+    s = ingestor.stats
+    log.info("ingest stopped: %d received, %d windows stored, %d health, %d dead letters",
+             s.received, s.stored, s.health, s.dead)
+    return s

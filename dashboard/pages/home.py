@@ -1,0 +1,19 @@
+"""Start page: where each role goes (the log-in already sends users to their main page)."""
+
+from __future__ import annotations
+
+import dash
+from dash import dcc, html
+
+from dashboard.app import NAV
+from dashboard.pages._common import principal_with_role
+
+dash.register_page(__name__, path="/", title="storelens", name="Home")
+
+
+def layout(**_query) -> html.Div:
+    principal = principal_with_role("manager", "analyst", "technician")
+    if principal is None:
+        return html.Div("Your account has no role that can use this dashboard.", className="notice")
+    links = [html.Li(dcc.Link(label, href=path)) for path, label, roles in NAV if principal.role in roles]
+    return html.Div([html.H2(f"Welcome, {principal.username}"), html.Ul(links)])

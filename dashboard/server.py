@@ -1,0 +1,43 @@
+"""Serving the dashboard: a threaded WSGI server object the CLI, the demo and the tests can stop.
+
+Werkzeug's server is enough for a store chain's handful of concurrent dashboard users on loopback
+or behind a reverse proxy; for more, run `gunicorn 'dashboard.app:server'` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from werkzeug.serving import make_server
+
+log = logging.getLogger(__name__)
+
+
+class DashboardServer:
+    """One listening socket serving one Dash app; port 0 picks a free port."""
+
+    def __init__(self, app, host: str, port: int) -> None:
+        self._server = make_server(host, port, app.server, threaded=True)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._server.host}:{self._server.port}/"
+
+    def start(self) -> DashboardServer:
+        """Serve in a background thread (demo, tests)."""
+        self._thread = threading.Thread(target=self._server.serve_forever, name="dashboard", daemon=True)
+        self._thread.start()
+        log.info("dashboard listening on %s", self.url)
+        return self
+
+    def serve_forever(self) -> None:
+        log.info("dashboard listening on %s", self.url)
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,1 @@
+"""Benchmarks and accuracy measurements printed by `storelens bench ...` (numbers, not pass/fail)."""

@@ -1,0 +1,153 @@
+"""Video sources behind one interface: files, RTSP/HTTP streams and USB cameras via cv2.VideoCapture.
+
+A file is read at its own pace (or paced at its fps when `realtime`), timestamps come from the
+frame position plus a start time, and a file that ends before its header says it should raises
+InputError naming the file and frame. A live source is stamped by the clock, and when it drops
+it is reopened with exponential backoff; the lost time travels on the next Frame as `gap_s`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+
+from edge_agent.sources.config import CameraConfig
+from edge_agent.sources.frame import Frame
+from storelens.errors import InputError
+
+log = logging.getLogger(__name__)
+
+_LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "/dev/video")
+
+
+def is_live(url: str) -> bool:
+    return url.startswith(_LIVE_PREFIXES) or url.isdigit()
+
+
+def _capture(url: str) -> cv2.VideoCapture:
+    return cv2.VideoCapture(int(url)) if url.isdigit() else cv2.VideoCapture(url)
+
+
+class FileSource:
+    """Frames of a video file with file-position timestamps."""
+
+    def __init__(self, cfg: CameraConfig, stop: threading.Event | None = None) -> None:
+        self.path = Path(cfg.url).expanduser()
+        self._cfg = cfg
+        self._stop = stop or threading.Event()
+        self._cap = self._open()
+        self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
+        self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.start = cfg.start_time or datetime.fromtimestamp(os.stat(self.path).st_mtime, UTC)
+
+    def _open(self) -> cv2.VideoCapture:
+        if not self.path.is_file():
+            raise InputError(f"video {self.path}: no such file")
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            raise InputError(f"video {self.path}: cannot open (not a video or unsupported codec)")
+        return cap
+
+    def __iter__(self) -> Iterator[Frame]:
+        index, pass_start = 0, 0
+        clock0 = time.monotonic()
+        while not self._stop.is_set():
+            ok, image = self._cap.read()
+            if not ok:
+                self._check_complete(index - pass_start)
+                if not self._cfg.loop or index == pass_start:
+                    return
+                self._cap.release()
+                self._cap, pass_start = self._open(), index
+                continue
+            offset = index / self.fps
+            if self._cfg.realtime:
+                self._stop.wait(max(0.0, clock0 + offset - time.monotonic()))
+            yield Frame(image, self.start + timedelta(seconds=offset), index, self._cfg.id)
+            index += 1
+
+    def _check_complete(self, frames_read: int) -> None:
+        """A read failing before the header's frame count means truncation or corruption."""
+        if self.frame_count and frames_read < self.frame_count - 1:
+            raise InputError(
+                f"video {self.path}: unreadable at frame {frames_read} of {self.frame_count} "
+                "(file truncated or corrupt); frames before it were processed"
+            )
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class LiveSource:
+    """A camera stream stamped by the clock; drops are reconnected with backoff and reported."""
+
+    def __init__(
+        self,
+        cfg: CameraConfig,
+        stop: threading.Event | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._cfg = cfg
+        self._stop = stop or threading.Event()
+        self._clock = clock
+        self._cap: cv2.VideoCapture | None = None
+        self.connects = 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        index, lost_since = 0, None
+        while not self._stop.is_set():
+            if self._cap is None:
+                lost_since = lost_since or self._clock()
+                self._cap = self._reconnect()
+                continue
+            ok, image = self._cap.read()
+            if not ok:
+                log.warning("camera %s: stream dropped (%s); reconnecting", self._cfg.id, self._cfg.url)
+                self._cap.release()
+                self._cap, lost_since = None, self._clock()
+                continue
+            now = self._clock()
+            gap = (now - lost_since).total_seconds() if lost_since and index else 0.0
+            lost_since = None
+            yield Frame(image, now, index, self._cfg.id, gap_s=gap)
+            index += 1
+
+    def _reconnect(self) -> cv2.VideoCapture | None:
+        """Open the stream, retrying with exponential backoff until it opens or we are stopped."""
+        delay = self._cfg.reconnect_initial_s
+        attempts = 0
+        while not self._stop.is_set():
+            cap = _capture(self._cfg.url)
+            if cap.isOpened():
+                if attempts:
+                    log.info("camera %s: reconnected after %d attempts", self._cfg.id, attempts)
+                self.connects += 1
+                return cap
+            cap.release()
+            if attempts == 0:  # log once per outage, not once per retry
+                log.warning("camera %s: cannot open %s; retrying with backoff", self._cfg.id, self._cfg.url)
+            attempts += 1
+            self._stop.wait(delay)
+            delay = min(delay * 2, self._cfg.reconnect_max_s)
+        return None
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+
+
+VideoSource = FileSource | LiveSource
+
+
+def open_source(cfg: CameraConfig, stop: threading.Event | None = None) -> VideoSource:
+    """The source for a camera's url: live stream/USB device, else a file."""
+    if is_live(cfg.url):
+        return LiveSource(cfg, stop)
+    return FileSource(cfg, stop)

@@ -1,0 +1,77 @@
+"""`storelens faces IMAGE... [--json]`: faces with landmarks, quality, age and band per image."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("faces", help="detect faces and estimate age in images")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per image (JSON lines)")
+    parser.add_argument(
+        "--config", help="config file (models, edge.faces, edge.enhance, edge.quality, edge.age)"
+    )
+    parser.set_defaults(func=_run)
+
+
+def _num(value: float, digits: int) -> float | None:
+    return None if value is None or not math.isfinite(float(value)) else round(float(value), digits)
+
+
+def face_records(faces) -> list[dict]:
+    """JSON-ready rows: box and landmarks in original image pixels; age null when the gate refused it."""
+    rows = []
+    for i in range(len(faces)):
+        landmarks = (
+            None if faces.landmarks is None else [[_num(x, 1), _num(y, 1)] for x, y in faces.landmarks[i]]
+        )
+        rows.append(
+            {
+                "box": [_num(v, 1) for v in faces.xyxy[i]],
+                "score": _num(faces.confidence[i], 3),
+                "landmarks": landmarks,
+                "quality": _num(faces.data["quality"][i], 3),
+                "age": _num(faces.data["age"][i], 1),
+                "age_confidence": _num(faces.data["age_confidence"][i], 3),
+                "band": faces.data["band"][i] or None,
+            }
+        )
+    return rows
+
+
+def _print_table(path: str, rows: list[dict]) -> None:
+    print(f"{path}: {len(rows)} face(s)")
+    for row in rows:
+        x1, y1, x2, y2 = row["box"]
+        age = "-" if row["age"] is None else f"{row['age']:.1f}"
+        conf = "-" if row["age_confidence"] is None else f"{row['age_confidence']:.2f}"
+        print(
+            f"  box [{x1:7.1f} {y1:7.1f} {x2:7.1f} {y2:7.1f}]  score {row['score']:.2f}  "
+            f"quality {row['quality']:.2f}  age {age:>5}  conf {conf:>4}  band {row['band'] or '-'}"
+        )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from edge_agent.faces import FacePipeline, read_image
+    from storelens.config import load_config
+    from storelens.errors import InputError
+
+    pipeline = FacePipeline.from_config(load_config(args.config))
+    failed = 0
+    for path in args.images:
+        try:
+            image = read_image(path)
+        except InputError as exc:
+            print(f"storelens: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        rows = face_records(pipeline(image))
+        if args.json:
+            print(json.dumps({"file": path, "faces": rows}), flush=True)
+        else:
+            _print_table(path, rows)
+    return 1 if failed else 0

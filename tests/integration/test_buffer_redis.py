@@ -1,0 +1,104 @@
+"""The edge buffer on a real redis-server: order, ack-after-PUBACK semantics, bounds, AOF restarts."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+import redis
+
+from edge_agent.buffer import EdgeBuffer
+from edge_agent.redis_server import RedisServer
+from tests.servers import make_windows
+
+pytestmark = pytest.mark.integration
+
+
+def test_oldest_first_and_deleted_only_when_acked(edge_buffer: EdgeBuffer) -> None:
+    windows = make_windows(10)
+    for w in windows:
+        edge_buffer.append(w)
+    batch = edge_buffer.read_batch("edge-001", 4)
+    assert [e.payload for e in batch] == [w.to_json() for w in windows[:4]]
+    assert edge_buffer.stats().depth == 10  # read is not delete
+    assert edge_buffer.ack(batch[:2]) == 2
+    stats = edge_buffer.stats()
+    assert (stats.depth, stats.pending) == (8, 2)
+    assert stats.last_ack_window == windows[1].window_start
+    assert stats.bytes == sum(len(w.to_json()) for w in windows[2:])
+
+
+def test_unacked_entries_come_back_first_after_a_crash(redis_client) -> None:
+    first = EdgeBuffer(redis_client)
+    for w in make_windows(6):
+        first.append(w)
+    lost = first.read_batch("old-consumer", 3)  # sent, then the process died before PUBACK
+    restarted = EdgeBuffer(redis_client)
+    assert restarted.claim_pending("edge-001") == 3
+    again = restarted.read_batch("edge-001", 10)
+    assert [e.entry_id for e in again] == [e.entry_id for e in lost]  # pending first, oldest first
+    assert [e.key for e in restarted.read_batch("edge-001", 10)] == [e.key for e in again]  # still pending
+    restarted.ack(again)
+    assert len(restarted.read_batch("edge-001", 10)) == 3  # then the new ones
+
+
+def test_byte_bound_drops_oldest_counts_and_logs_loudly(redis_client, caplog) -> None:
+    windows = make_windows(40)
+    size = len(windows[0].to_json())
+    buf = EdgeBuffer(redis_client, max_bytes=size * 10 + size // 2)
+    with caplog.at_level(logging.ERROR, logger="edge_agent.buffer"):
+        for w in windows:
+            buf.append(w)
+    stats = buf.stats()
+    assert stats.depth == 10 and stats.dropped_full == 30 and stats.appended == 40
+    assert stats.bytes <= buf.max_bytes
+    kept = [e.payload for e in buf.read_batch("edge-001", 100)]
+    assert kept == [w.to_json() for w in windows[30:]]  # the newest survive
+    assert len(caplog.records) == 30 and "DROPPED" in caplog.records[0].getMessage()
+
+
+def test_age_bound_drops_stale_windows_even_without_appends(redis_client) -> None:
+    buf = EdgeBuffer(redis_client, max_age_s=0.3)
+    for w in make_windows(5):
+        buf.append(w)
+    time.sleep(0.4)
+    assert buf.trim() == (0, 5)
+    assert (buf.stats().depth, buf.stats().dropped_age) == (0, 5)
+
+
+def test_entry_dropped_while_pending_is_forgotten_not_resent(redis_client) -> None:
+    windows = make_windows(3)
+    size = len(windows[0].to_json())
+    buf = EdgeBuffer(redis_client, max_bytes=size * 2 + 10)
+    buf.append(windows[0])
+    buf.append(windows[1])
+    pending = buf.read_batch("edge-001", 10)
+    buf.append(windows[2])  # pushes windows[0] out while it is in flight
+    assert [e.payload for e in buf.read_batch("edge-001", 10)] == [windows[1].to_json()]
+    assert buf.ack(pending) == 1  # the late PUBACK of the dropped one removes nothing twice
+    assert buf.stats().bytes == size
+
+
+@pytest.mark.parametrize(("fsync", "how"), [("everysec", "stop"), ("always", "kill")])
+def test_windows_survive_a_redis_restart_from_the_aof(tmp_path, fsync: str, how: str) -> None:
+    server = RedisServer(tmp_path / "r", appendfsync=fsync).start()
+    client = redis.Redis.from_url(server.url)
+    buf = EdgeBuffer(client)
+    for w in make_windows(50):
+        buf.append(w)
+    buf.ack(buf.read_batch("edge-001", 20))
+    getattr(server, how)()  # 'kill' is SIGKILL: only appendfsync=always promises every write
+    server.start()
+    stats = EdgeBuffer(client).stats()
+    assert (stats.depth, stats.appended, stats.pending) == (30, 50, 0)
+    assert (tmp_path / "r" / "appendonlydir").is_dir()
+    client.close()
+    server.stop()
+
+
+def test_password_protected_redis_refuses_without_it(tmp_path) -> None:
+    with RedisServer(tmp_path / "r", password="s3cret-test") as server:
+        with pytest.raises(redis.AuthenticationError):
+            EdgeBuffer(redis.Redis.from_url(server.url)).stats()
+        assert EdgeBuffer(redis.Redis.from_url(server.url, password="s3cret-test")).stats().depth == 0

@@ -1,0 +1,116 @@
+"""Cloud ingest on SQLite and a real PostgreSQL, fed through a real Mosquitto."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+from sqlmodel import Session, select
+
+from cloud_sync.db.models import DeadLetter, HealthRecord
+from cloud_sync.ingest import Ingestor
+from cloud_sync.ingest_service import run_ingest
+from cloud_sync.messages import MAX_PAYLOAD_BYTES, HealthMessage
+from cloud_sync.mqttlink import LinkSettings, MqttLink
+from storelens.config import load_config
+from tests.servers import INGEST_PASSWORD, Fleet, make_windows, stored_keys, wait_for, write_config
+
+pytestmark = pytest.mark.integration
+TOPIC = "storelens/v1/store-001/edge-001/aggregates"
+
+
+@pytest.fixture
+def any_fleet(db_url, tmp_path):
+    fleet = Fleet(db_url, tmp_path / "broker")
+    fleet.add("store-001", "edge-001")
+    fleet.add("store-002", "edge-002")
+    fleet.start_broker()
+    yield fleet
+    fleet.stop()
+
+
+def _health() -> bytes:
+    return HealthMessage(store_id="store-001", device_id="edge-001", sent_at="2026-03-01T10:00:00Z",
+                         software_version="0.1.0", buffer_depth=7).to_json()
+
+
+def test_one_batch_sorts_good_from_bad(any_fleet) -> None:
+    good = make_windows(5)
+    foreign = make_windows(1, store="store-002", device="edge-002")[0]
+    batch = [(TOPIC, w.to_json()) for w in good] + [(TOPIC, good[0].to_json())] + [
+        (TOPIC, b"\x00\x01 not json"),
+        (TOPIC, b"x" * (MAX_PAYLOAD_BYTES + 10)),
+        (TOPIC, foreign.to_json()),  # store-002's window on edge-001's topic
+        ("storelens/v1/store-009/edge-009/aggregates", make_windows(1, store="store-009", device="edge-009")[0].to_json()),
+        ("storelens/v1/store-001/edge-001/health", _health()),
+        ("storelens/v1/store-001/edge-001/status", b"online"),
+    ]
+    ingestor = Ingestor(engine=any_fleet.engine, link=MqttLink(LinkSettings("127.0.0.1", 1, "x", "ingest", "x")))
+    with Session(any_fleet.engine) as session:
+        assert ingestor.store_batch(session, batch) == (5, 2, 4)
+        session.commit()
+        reasons = sorted(d.reason.split(":")[0] for d in session.exec(select(DeadLetter)))
+        health = session.get(HealthRecord, "edge-001")
+    assert reasons == ["malformed", "oversized", "unauthorised", "wrongly addressed"]
+    assert (health.status, health.payload["buffer_depth"]) == ("online", 7)
+    assert len(stored_keys(any_fleet.engine)) == 5
+
+
+def _device_client(fleet: Fleet) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.tls_set(ca_certs=str(fleet.broker.files.tls.ca_cert))
+    client.username_pw_set("edge-001", fleet.passwords["edge-001"])
+    client.connect("127.0.0.1", fleet.broker.port)
+    client.loop_start()
+    return client
+
+
+def _run_workers(fleet: Fleet, tmp_path, names: list[str], monkeypatch):
+    monkeypatch.setenv("STORELENS_INGEST_PASSWORD", INGEST_PASSWORD)
+    cfg = load_config(write_config(tmp_path / "c.yaml", fleet=fleet, redis_url="redis://127.0.0.1:1/0",
+                                   cloud={"batch_size": 100}))
+    stop, stats = threading.Event(), {}
+    threads = [threading.Thread(target=lambda n=n: stats.__setitem__(n, run_ingest(cfg, stop, worker=n)))
+               for n in names]
+    for t in threads:
+        t.start()
+    return stop, threads, stats
+
+
+def test_ingest_over_mqtt_keeps_running_past_bad_messages(any_fleet, tmp_path, monkeypatch) -> None:
+    stop, threads, stats = _run_workers(any_fleet, tmp_path, ["w1"], monkeypatch)
+    windows = make_windows(300)
+    device = _device_client(any_fleet)
+    wait_for(lambda: any_fleet.broker.files.log.read_text().count("u'ingest'") >= 1, 10, "ingest to connect")
+    for i, w in enumerate(windows):
+        if i == 150:
+            device.publish(TOPIC, b"{broken", qos=1)
+            device.publish(TOPIC, json.dumps({"store_id": "store-001"}).encode(), qos=1)
+        device.publish(TOPIC, w.to_json(), qos=1).wait_for_publish(5)
+    wait_for(lambda: len(stored_keys(any_fleet.engine)) == 300, 30, "300 windows stored")
+    stop.set()
+    for t in threads:
+        t.join(10)
+    device.loop_stop()
+    with Session(any_fleet.engine) as session:
+        assert len(list(session.exec(select(DeadLetter)))) == 2
+    assert stats["w1"].received == 302 and stats["w1"].dead == 2
+
+
+def test_two_workers_split_the_load_without_duplicates(fleet, tmp_path, monkeypatch) -> None:
+    stop, threads, stats = _run_workers(fleet, tmp_path, ["w1", "w2"], monkeypatch)
+    wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 2, 10, "two workers to connect")
+    device = _device_client(fleet)
+    infos = [device.publish(TOPIC, w.to_json(), qos=1) for w in make_windows(400)]
+    for info in infos:
+        info.wait_for_publish(10)
+    wait_for(lambda: len(stored_keys(fleet.engine)) == 400, 30, "400 windows stored")
+    stop.set()
+    for t in threads:
+        t.join(10)
+    device.loop_stop()
+    print(f"worker w1 received {stats['w1'].received}, w2 received {stats['w2'].received}")
+    assert stats["w1"].received > 0 and stats["w2"].received > 0
+    assert stats["w1"].received + stats["w2"].received == 400

@@ -1,0 +1,158 @@
+"""Log-in, hashed passwords, the session secret, the guard in front of Dash, and `dashboard user add`."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlmodel import Session
+
+from cloud_sync.db.engine import init_db, make_engine
+from cloud_sync.db.models import Store, User
+from dashboard import auth
+from dashboard.config import DashboardConfig
+from storelens.cli import main
+from storelens.errors import ConfigError, InputError
+
+SECRET_ENV = "STORELENS_SESSION_SECRET"
+
+
+@pytest.fixture()
+def db(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cloud.db'}"
+    engine = make_engine(url)
+    init_db(engine)
+    with Session(engine) as s:
+        s.add_all([Store(store_id="a", name="A"), Store(store_id="b", name="B")])
+        s.commit()
+    yield url, engine
+    engine.dispose()
+
+
+def test_password_is_stored_only_as_a_salted_hash(db) -> None:
+    _url, engine = db
+    auth.add_user(engine, username="m1", password="same-password", role="manager", store_ids=["a"])
+    auth.add_user(engine, username="m2", password="same-password", role="manager", store_ids=["b"])
+    with Session(engine) as s:
+        hashes = [s.get(User, n).password_hash for n in ("m1", "m2")]
+    assert all("same-password" not in h for h in hashes)
+    assert hashes[0] != hashes[1]  # salted
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "expected"),
+    [("m1", "right-password", auth.Principal("m1", "manager", ("a",))), ("m1", "wrong-password", None),
+     ("nobody", "right-password", None), ("m1", "", None)],
+)
+def test_authenticate(db, username: str, password: str, expected) -> None:
+    _url, engine = db
+    auth.add_user(engine, username="m1", password="right-password", role="manager", store_ids=["a"])
+    assert auth.authenticate(engine, username, password) == expected
+
+
+@pytest.mark.parametrize(
+    ("role", "stores", "password", "message"),
+    [("admin", [], "long-enough", "role 'admin' is not one of"), ("manager", [], "long-enough", "needs at least one store"),
+     ("analyst", [], "short", "shorter than 8")],
+)
+def test_add_user_refuses_bad_input(db, role: str, stores: list[str], password: str, message: str) -> None:
+    _url, engine = db
+    with pytest.raises(InputError, match=message):
+        auth.add_user(engine, username="u", password=password, role=role, store_ids=stores)
+    with Session(engine) as s:
+        assert s.get(User, "u") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "development", "outcome"),
+    [("x" * 40, False, "x" * 40), ("x" * 40, True, "x" * 40), ("short", True, "shorter than 16"),
+     (None, False, "production mode needs a session secret"), (None, True, "random")],
+)
+def test_session_secret_comes_from_the_environment(monkeypatch, value, development: bool, outcome: str) -> None:
+    if value is None:
+        monkeypatch.delenv(SECRET_ENV, raising=False)
+    else:
+        monkeypatch.setenv(SECRET_ENV, value)
+    if outcome == "random":
+        first, second = auth.session_secret(SECRET_ENV, True), auth.session_secret(SECRET_ENV, True)
+        assert len(first) >= 32 and first != second
+    elif len(outcome) == 40:
+        assert auth.session_secret(SECRET_ENV, development) == outcome
+    else:
+        with pytest.raises(ConfigError, match=outcome):
+            auth.session_secret(SECRET_ENV, development)
+
+
+@pytest.fixture()
+def client(db, monkeypatch):
+    from dashboard.app import create_app
+
+    _url, engine = db
+    monkeypatch.setenv(SECRET_ENV, "s" * 48)
+    for name, role, stores in (("mia", "manager", ["a"]), ("ali", "analyst", []), ("ted", "technician", [])):
+        auth.add_user(engine, username=name, password=f"{name}-password", role=role, store_ids=stores)
+    app = create_app(engine, DashboardConfig(), development=False)
+    return app.server.test_client()
+
+
+@pytest.mark.parametrize(("method", "path", "status"),
+                         [("get", "/store", 302), ("get", "/compare", 302), ("get", "/_dash-layout", 401),
+                          ("get", "/_dash-dependencies", 401), ("post", "/_dash-update-component", 401)])
+def test_everything_but_login_needs_a_session(client, method: str, path: str, status: int) -> None:
+    response = getattr(client, method)(path, json={} if method == "post" else None)
+    assert response.status_code == status
+    if status == 302:
+        assert response.headers["Location"].endswith("/login")
+    assert b"seed" not in response.data and b"store-" not in response.data
+
+
+@pytest.mark.parametrize(("user", "home"), [("mia", "/store"), ("ali", "/compare"), ("ted", "/devices")])
+def test_login_sends_each_role_to_its_page(client, user: str, home: str) -> None:
+    response = client.post("/login", data={"username": user, "password": f"{user}-password"})
+    assert response.status_code == 302 and response.headers["Location"].endswith(home)
+    assert client.get("/_dash-layout").status_code == 200
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    client.get("/logout")
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_wrong_password_gets_the_form_again_with_a_reason(client) -> None:
+    response = client.post("/login", data={"username": "mia", "password": "guess"})
+    assert response.status_code == 401 and b"wrong password" in response.data
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_deleted_user_loses_access_at_once(client, db) -> None:
+    _url, engine = db
+    client.post("/login", data={"username": "mia", "password": "mia-password"})
+    with Session(engine) as s:
+        s.delete(s.get(User, "mia"))
+        s.commit()
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_production_without_secret_refuses_to_start(db, monkeypatch) -> None:
+    from dashboard.app import create_app
+
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    with pytest.raises(ConfigError, match=SECRET_ENV):
+        create_app(db[1], DashboardConfig(), development=False)
+
+
+def test_cli_user_add_reads_password_from_stdin(db, monkeypatch, capsys) -> None:
+    url, engine = db
+    monkeypatch.setattr("sys.stdin", io.StringIO("cli-password-1\n"))
+    assert main(["dashboard", "--db", url, "user", "add", "bo", "--role", "manager", "--stores", "a,b",
+                 "--password-stdin"]) == 0
+    assert "user bo saved: role manager, stores a, b" in capsys.readouterr().out
+    assert auth.authenticate(engine, "bo", "cli-password-1") == auth.Principal("bo", "manager", ("a", "b"))
+
+
+def test_cli_user_add_error_is_one_line(db, monkeypatch, capsys) -> None:
+    url, engine = db
+    monkeypatch.setattr("sys.stdin", io.StringIO("cli-password-1\n"))
+    assert main(["dashboard", "--db", url, "user", "add", "bo", "--role", "manager", "--password-stdin"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["storelens: error: user 'bo': a manager needs at least one store (--stores)"]
+    assert auth.authenticate(engine, "bo", "cli-password-1") is None
