@@ -48,11 +48,10 @@ def cases(store_id: str, last: str, week: str, quarter: str, month: str) -> list
     overview = (("store-message", "children"), ("store-kpis", "children"), ("store-by-hour", "figure"),
                 ("store-by-day", "figure"), ("store-dwell", "figure"), ("store-zones", "figure"))
     compare_out = (("compare-message", "children"), ("compare-table", "children"), ("compare-ranking", "figure"),
-                   ("compare-mix", "figure"), ("compare-trends", "figure"))
+                   ("compare-trends", "figure"))
 
-    def compare(start: str) -> tuple:
-        return (("compare-dates", "start_date", start), ("compare-dates", "end_date", last),
-                ("compare-metric", "value", "visitors_per_open_hour"), ("compare-banding", "value", "coarse"))
+    def compare(start: str, key: str, value: str) -> tuple:
+        return (("compare-dates", "start_date", start), ("compare-dates", "end_date", last), (key, "value", value))
 
     return [
         _page("/store", f"?store={store_id}"), _page("/compare"), _page("/devices"),
@@ -64,8 +63,12 @@ def cases(store_id: str, last: str, week: str, quarter: str, month: str) -> list
              (*dates, ("store-heat-band", "value", None), ("store-heat-hours", "value", [0, 24]))),
         Case("store heatmap, 90 days, band 18-34", (("store-heatmap", "figure"), ("store-heat-band", "options")),
              (*long_dates, ("store-heat-band", "value", "18-34"), ("store-heat-hours", "value", [9, 13]))),
-        Case("compare, 28 days, all stores", compare_out, compare(month)),
-        Case("compare, 90 days, all stores", compare_out, compare(quarter)),
+        Case("compare table, 28 days, all stores", compare_out, compare(month, "compare-metric", "visitors_per_m2")),
+        Case("compare table, 90 days, all stores", compare_out, compare(quarter, "compare-metric", "visitors_per_m2")),
+        Case("compare age mix, 28 days, all stores", (("compare-mix", "figure"),),
+             compare(month, "compare-banding", "coarse")),
+        Case("compare age mix, 90 days, all stores", (("compare-mix", "figure"),),
+             compare(quarter, "compare-banding", "fine")),
         Case("devices table", (("devices-summary", "children"), ("devices-table", "children")),
              (("devices-refresh", "n_intervals", 1),)),
     ]

@@ -62,21 +62,31 @@ def _table(engine, principal, start, end):
     return table, daily, period, ids
 
 
-def update(start, end, metric, banding):
+def update(start, end, metric):
     principal = principal_with_role(*ROLES)
     if principal is None or not start or not end:
         blank = figures.empty("Not available.")
-        return "Not available.", [], blank, blank, blank
-    engine = context().engine
-    table, daily, period, ids = _table(engine, principal, start, end)
+        return "Not available.", [], blank, blank
+    table, daily, _period, _ids = _table(context().engine, principal, start, end)
     if daily.empty:
         blank = figures.empty("No visitor data in this date range.")
-        return "No visitor data in this date range; pick other dates.", _html_table(table), blank, blank, blank
-    mix = metrics.mix_by_store(data.age_histograms(engine, principal, ids, period), banding)
+        return "No visitor data in this date range; pick other dates.", _html_table(table), blank, blank
     top = table.sort_values(metric, ascending=False)["store_id"].head(TREND_STORES)
     trend = metrics.weekly_trend(daily[daily["store_id"].isin(top)])
-    return ("", _html_table(table), figures.ranking(table, metric, METRICS[metric]), figures.mix_by_store(mix),
-            figures.trends(trend))
+    return "", _html_table(table), figures.ranking(table, metric, METRICS[metric]), figures.trends(trend)
+
+
+def age_mix(start, end, banding):
+    """Its own callback: the histograms are the heaviest query, and the table need not wait for them."""
+    principal = principal_with_role(*ROLES)
+    if principal is None or not start or not end:
+        return figures.empty("Not available.")
+    engine = context().engine
+    period = data.Period.local_days(parse_day(start), parse_day(end), "UTC")
+    histograms = data.age_histograms(engine, principal, data.visible_store_ids(engine, principal), period)
+    if histograms.empty:
+        return figures.empty("No age estimates in this date range.")
+    return figures.mix_by_store(metrics.mix_by_store(histograms, banding))
 
 
 def _html_table(table) -> html.Table:
@@ -95,11 +105,11 @@ def download(n_clicks, start, end):
 
 
 def register_callbacks(app: dash.Dash) -> None:
+    dates = [Input("compare-dates", "start_date"), Input("compare-dates", "end_date")]
     app.callback(Output("compare-message", "children"), Output("compare-table", "children"),
-                 Output("compare-ranking", "figure"), Output("compare-mix", "figure"),
-                 Output("compare-trends", "figure"), Input("compare-dates", "start_date"),
-                 Input("compare-dates", "end_date"), Input("compare-metric", "value"),
-                 Input("compare-banding", "value"))(update)
+                 Output("compare-ranking", "figure"), Output("compare-trends", "figure"), *dates,
+                 Input("compare-metric", "value"))(update)
+    app.callback(Output("compare-mix", "figure"), *dates, Input("compare-banding", "value"))(age_mix)
     app.callback(Output("compare-csv", "data"), Input("compare-csv-button", "n_clicks"),
                  State("compare-dates", "start_date"), State("compare-dates", "end_date"),
                  prevent_initial_call=True)(download)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from storelens.configbase import StrictModel
+from storelens.configbase import StrictModel, backend_union
 
 
 class YuNetConfig(StrictModel):
@@ -32,7 +32,7 @@ class ScrfdConfig(StrictModel):
     nms_threshold: float = Field(0.4, ge=0, le=1, description="IoU for non-maximum suppression.")
 
 
-FaceDetectorConfig = Annotated[YuNetConfig | ScrfdConfig, Field(discriminator="type")]
+FaceDetectorConfig = backend_union("yunet", YuNetConfig, ScrfdConfig)
 
 
 class YoloxConfig(StrictModel):
@@ -53,4 +53,4 @@ class NanoDetConfig(StrictModel):
     min_height_px: int = Field(24, ge=0, description="Drop person boxes shorter than this (pixels of the frame).")
 
 
-PersonDetectorConfig = Annotated[YoloxConfig | NanoDetConfig, Field(discriminator="type")]
+PersonDetectorConfig = backend_union("yolox", YoloxConfig, NanoDetConfig)

@@ -79,6 +79,7 @@ def _inventory(tmp: Path, root: Path, media_models: Path, ports: dict[str, int])
         "storelens_dashboard_secret_key": "{{ vault_dashboard_secret_key }}",
         "broker_tls_cert": "{{ vault_broker_tls_cert }}", "broker_tls_key": "{{ vault_broker_tls_key }}",
         "broker_tls_ca": "{{ vault_broker_tls_ca }}", "broker_bind": "127.0.0.1",
+        "storelens_broker_ca": "{{ vault_broker_tls_ca }}",
         # the test's files belong to whoever runs it, so the broker must not drop to another user
         "broker_user": pwd.getpwuid(os.getuid()).pw_name,
     }
@@ -155,7 +156,7 @@ def test_secrets_only_in_private_files(deployed):
     ("storelens-edge.service", "storelens edge run --config"),
     ("storelens-sync.service", "storelens sync run --config"),
     ("storelens-redis.service", "redis.conf"),
-    ("storelens-ingest@.service", "storelens cloud ingest --config"),
+    ("storelens-ingest@.service", "ingest --worker %H-%i"),
     ("storelens-dashboard.service", "gunicorn --config"),
 ])
 def test_units_restart_always(deployed, unit, needle):
@@ -247,7 +248,7 @@ def test_generated_broker_conf_enforces_tls_passwords_and_store_acl(deployed, se
     bad.loop_stop()
     assert reason.is_failure
     inbox: list[str] = []
-    ingest, reason = _mqtt_client(port, cert, "storelens-ingest", SECRETS["ingest"], inbox)
+    ingest, reason = _mqtt_client(port, cert, "ingest", SECRETS["ingest"], inbox)
     assert not reason.is_failure
     ingest.subscribe("storelens/v1/#", qos=1)
     device, reason = _mqtt_client(port, cert, "edge-t-1", SECRETS["mqtt"])

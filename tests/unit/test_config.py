@@ -73,3 +73,9 @@ def test_cli_validate_reports_yaml_syntax_with_line(tmp_path, capsys) -> None:
 def test_missing_file_is_one_line(tmp_path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_backend_type_defaults_when_omitted() -> None:
+    cfg = parse_config({"edge": {"faces": {"score_threshold": 0.7}, "persons": {"type": "nanodet"}}})
+    assert (cfg.edge.faces.type, cfg.edge.faces.score_threshold) == ("yunet", 0.7)
+    assert cfg.edge.persons.type == "nanodet"
