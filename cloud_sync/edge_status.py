@@ -21,10 +21,10 @@ STALE_AFTER_S = 120.0  # a camera that reported nothing for this long is shown a
 
 
 class EdgeStatus:
-    def __init__(self, client: redis.Redis, *, prefix: str = "storelens") -> None:
-        self.client = client
-        self.cameras_key = f"{prefix}:health:cameras"
-        self.info_key = f"{prefix}:health:edge"
+    def __init__(self, client: redis.Redis, *, stream: str = "storelens:aggregates") -> None:
+        self.client = client  # keys live beside the buffer's stream, so one setting names both
+        self.cameras_key = f"{stream}:health:cameras"
+        self.info_key = f"{stream}:health:edge"
 
     def put_camera(self, health: CameraHealth) -> None:
         self.client.hset(self.cameras_key, health.camera_id, health.model_dump_json())

@@ -34,8 +34,15 @@ class AckTracker:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._results: dict[int, object] = {}
+        # Any refused publish (aggregates, status, health) points at a registry/config mismatch.
+        self.permission = LinkState("publishing to the broker", log)
 
     def on_publish(self, _client, _userdata, mid, reason_code, _props) -> None:
+        if reason_code.is_failure:
+            self.permission.failed(f"broker refused a publish: {reason_code} (are store_id and device_id "
+                                   "in the config the ones this device is registered with?)")
+        else:
+            self.permission.recovered()
         with self._cond:
             self._results[mid] = reason_code
             self._cond.notify_all()
@@ -149,12 +156,9 @@ class Publisher:
         missing = len(by_mid) - len(results)
         self.stats.refused += len(refused)
         self.stats.timed_out += missing
-        if refused:
-            log.error("broker refused %d of %d window(s) on %s: %s; kept in the buffer",
-                      len(refused), len(by_mid), self.topic, refused[0])
-        if missing:
-            log.warning("%d window(s) not acknowledged within %.0f s; kept in the buffer for retry",
-                        missing, self.settings.ack_timeout_s)
+        if refused or missing:
+            log.info("%d of %d window(s) refused or unacknowledged within %.0f s; kept in the buffer for retry",
+                     len(refused) + missing, len(by_mid), self.settings.ack_timeout_s)
         if good == len(by_mid):
             self._retry_s = 1.0
             return True

@@ -33,7 +33,7 @@ def link_settings(cfg) -> LinkSettings:
 def run_sync(cfg, stop: threading.Event) -> PublishStats:
     """Run the publisher and heartbeat until `stop` is set; returns what was sent."""
     buffer = open_buffer(cfg)
-    status = EdgeStatus(buffer.client, prefix=cfg.sync.stream)
+    status = EdgeStatus(buffer.client, stream=cfg.sync.stream)
     will = Will(topic(cfg.store_id, cfg.device_id, "status"), b"offline")
     link = MqttLink(link_settings(cfg), will=will)
     heartbeat = Heartbeat(link=link, buffer=buffer, status=status, store_id=cfg.store_id,

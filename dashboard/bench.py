@@ -30,8 +30,12 @@ class Case:
 
 
 def _body(case: Case) -> dict:
-    return {"output": ".." + "...".join(f"{i}.{p}" for i, p in case.outputs) + "..",
-            "outputs": [{"id": i, "property": p} for i, p in case.outputs],
+    """The JSON a browser POSTs: a single output is named plainly, several as '..a.b...c.d..'."""
+    outputs = [{"id": i, "property": p} for i, p in case.outputs]
+    single = len(outputs) == 1
+    return {"output": f"{case.outputs[0][0]}.{case.outputs[0][1]}" if single
+            else ".." + "...".join(f"{i}.{p}" for i, p in case.outputs) + "..",
+            "outputs": outputs[0] if single else outputs,
             "inputs": [{"id": i, "property": p, "value": v} for i, p, v in case.inputs],
             "changedPropIds": [f"{case.inputs[0][0]}.{case.inputs[0][1]}"], "state": []}
 

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from cloud_sync.db.models import AggregateRecord, Device, HealthRecord, Store
@@ -156,28 +156,33 @@ def _zones(visitors: np.ndarray, rng: np.random.Generator) -> list[dict]:
              for k, z in enumerate(ZONES) if v[k]} for v in visits]
 
 
+def _counts(store: SeedStore, visitors: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per-window counts that follow from the visitors: re-entries, coverage, groups, families."""
+    aged = rng.binomial(visitors, store.coverage)
+    entries = visitors + rng.binomial(visitors, 0.08)
+    return {"entries": entries, "exits": entries, "unique_visitors": visitors, "visitors_with_age": aged,
+            "family_visits": rng.binomial(visitors, PROFILES[store.profile]["family"]),
+            "group_visits": rng.binomial(visitors, 0.12), "occupancy_max": np.minimum(visitors, 1 + visitors // 3),
+            "faces_seen": visitors * 3, "faces_low_quality": visitors - aged}
+
+
+DWELL_P = np.array([0.05, 0.12, 0.18, 0.22, 0.2, 0.12, 0.06, 0.03, 0.015, 0.005])
+
+
 def store_windows(store: SeedStore, first: date, days: int, rng: np.random.Generator) -> list[dict]:
     """Every hourly AggregateRecord row of one store, ready for a bulk INSERT."""
     starts = _window_starts(store, first, days)
     visitors = _visitors(store, starts, rng)
-    aged = rng.binomial(visitors, store.coverage)
-    ages = rng.multinomial(aged, age_pmf(store.profile))
-    dwell_p = np.array([0.05, 0.12, 0.18, 0.22, 0.2, 0.12, 0.06, 0.03, 0.015, 0.005])
-    dwell = rng.multinomial(visitors, dwell_p / dwell_p.sum())
-    entries = visitors + rng.binomial(visitors, 0.08)
-    groups = rng.binomial(visitors, 0.12)
-    family = rng.binomial(visitors, PROFILES[store.profile]["family"])
+    counts = _counts(store, visitors, rng)
+    ages = rng.multinomial(counts["visitors_with_age"], age_pmf(store.profile))
+    dwell = rng.multinomial(visitors, DWELL_P / DWELL_P.sum())
     heat, zones = _heatmaps(store, visitors, rng), _zones(visitors, rng)
-    device = f"{store.store_id}-edge"
     rows = []
     for i, start in enumerate(starts):
         begin = start.astimezone(UTC)
-        rows.append({"store_id": store.store_id, "device_id": device, "camera_id": "entrance", "seq": i,
-                     "window_start": begin, "window_end": begin + timedelta(hours=1), "entries": int(entries[i]),
-                     "exits": int(entries[i]), "unique_visitors": int(visitors[i]), "visitors_with_age": int(aged[i]),
-                     "family_visits": int(family[i]), "group_visits": int(groups[i]),
-                     "occupancy_max": int(min(visitors[i], 1 + visitors[i] // 3)), "faces_seen": int(visitors[i] * 3),
-                     "faces_low_quality": int(visitors[i] - aged[i]), "frames": 36000, "gap_seconds": 0.0,
+        rows.append({"store_id": store.store_id, "device_id": f"{store.store_id}-edge", "camera_id": "entrance",
+                     "seq": i, "window_start": begin, "window_end": begin + timedelta(hours=1), "frames": 36000,
+                     "gap_seconds": 0.0, **{k: int(v[i]) for k, v in counts.items()},
                      "age_histogram": ages[i].tolist(),
                      "dwell_seconds_histogram": {"edges_s": list(DWELL_EDGES_S), "counts": dwell[i].tolist()},
                      "zone_visits": zones[i], "heatmap": heat[i], "model_versions": {"age": "age_v1"},
@@ -209,6 +214,18 @@ def _health_row(store: SeedStore, index: int, now: datetime) -> dict:
             "received_at": seen, "payload": payload}
 
 
+def refresh_heartbeats(engine: Engine) -> int:
+    """Keep the seeded fleet's online devices fresh during a long demo (only their designed problems show)."""
+    now = datetime.now(UTC)
+    h, st = HealthRecord.__table__.c, Store.__table__.c
+    seeded_ids = select(st.store_id).where(st.seeded.is_(True))
+    with engine.begin() as conn:
+        result = conn.execute(update(HealthRecord.__table__)
+                              .where(h.store_id.in_(seeded_ids), h.status == "online")
+                              .values(received_at=now, sent_at=now))
+    return result.rowcount
+
+
 def clear_seeded(engine: Engine) -> None:
     """Remove earlier synthetic history (only rows marked seeded; real data is never touched)."""
     with engine.begin() as conn:
@@ -235,7 +252,8 @@ def seed_history(engine: Engine, *, stores: int = 50, days: int = 90, last_day: 
             conn.execute(insert(Store.__table__), [_store_row(store)])
             conn.execute(insert(Device.__table__), [{"device_id": f"{store.store_id}-edge", "store_id": store.store_id,
                                                      "name": "seeded", "mqtt_username": f"{store.store_id}-edge",
-                                                     "password_hash": "!seeded-no-login", "created_at": now}])
+                                                     "password_hash": "!seeded-no-login", "created_at": now,
+                                                     "revoked_at": now}])  # never a broker user
             conn.execute(insert(HealthRecord.__table__), [_health_row(store, index, now)])
             for k in range(0, len(rows), chunk):
                 conn.execute(insert(AggregateRecord.__table__), [{**r, "received_at": now} for r in rows[k:k + chunk]])

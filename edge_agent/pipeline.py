@@ -33,6 +33,12 @@ def build_gallery(cfg: StorelensConfig) -> ReidGallery:
     return ReidGallery(cfg.edge.reid.ttl_s, cfg.edge.reid.match_threshold)
 
 
+def pipelines_for(cfg: StorelensConfig) -> dict[str, CameraPipeline]:
+    """A pipeline per configured camera; with `edge.reid.store_level` they share one gallery."""
+    shared = build_gallery(cfg) if cfg.edge.reid.store_level else None
+    return {cam.id: CameraPipeline.from_config(cfg, cam, shared) for cam in cfg.edge.cameras}
+
+
 class CameraPipeline:
     def __init__(self, cfg: StorelensConfig, camera: CameraConfig, *, detector, faces, embedder,
                  gallery: ReidGallery, mapper: FloorMapper | None) -> None:

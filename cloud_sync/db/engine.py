@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -38,6 +39,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Alembic keeps its migration context in module globals: two threads migrating at once collide.
+_MIGRATING = threading.Lock()
 
 
 def alembic_config() -> Config:
@@ -52,7 +55,7 @@ def init_db(engine: Engine) -> None:
     quiet = logging.getLogger("alembic")
     if quiet.level == logging.NOTSET:  # its per-plugin INFO lines drown the service's own log
         quiet.setLevel(logging.WARNING)
-    with engine.begin() as conn:
+    with _MIGRATING, engine.begin() as conn:
         cfg.attributes["connection"] = conn
         if _created_without_alembic(conn):
             # A database made by create_all before migrations existed: adopt it as revision 0001.

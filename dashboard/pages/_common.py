@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import flask
 from dash import dcc, html
@@ -24,9 +25,13 @@ def not_allowed(what: str) -> html.Div:
     return html.Div(f"Your account has no access to {what}.", className="notice", id="not-allowed")
 
 
-def default_range(latest, days: int) -> tuple[date, date]:
-    """The last `days` days ending with the newest data (or today when there is none)."""
-    last = latest.date() if latest is not None else date.today()
+def default_range(latest: datetime | None, days: int, tz: str = "UTC") -> tuple[date, date]:
+    """The last `days` local days ending with the newest data (or today when there is none)."""
+    zone = ZoneInfo(tz)
+    if latest is None:
+        last = datetime.now(zone).date()
+    else:
+        last = (latest if latest.tzinfo else latest.replace(tzinfo=UTC)).astimezone(zone).date()
     return last - timedelta(days=days - 1), last
 
 

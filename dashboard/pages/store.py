@@ -37,8 +37,9 @@ def layout(store: str | None = None, **_query) -> html.Div:
                         "(storelens dashboard user add ... --stores).", className="notice", id="store-empty")
     refused = store is not None and store not in set(visible["store_id"])
     chosen = None if refused else (store or visible["store_id"].iloc[0])
+    tz = visible.set_index("store_id")["timezone"].get(chosen, "UTC")
     first, last = default_range(data.latest_window(ctx.engine, principal, [chosen] if chosen else []),
-                                ctx.cfg.default_days)
+                                ctx.cfg.default_days, tz)
     options = [{"label": f"{r.name} ({r.store_id})", "value": r.store_id} for r in visible.itertuples()]
     return html.Div([
         not_allowed(f"store {store}") if refused else html.Div(),

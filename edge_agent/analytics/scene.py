@@ -86,6 +86,8 @@ class SceneAnalytics:
             line.forget(track_ids)
         if self.heatmap:
             self.heatmap.forget(track_ids)
+        for t in track_ids:
+            self.staff.forget(-1 - t)  # provisional key of a track that never got a visitor
         return self.zones.end_tracks(track_ids)
 
     def close_visit(self, vid: int, age: float, now: float) -> tuple[Visit | None, list[GroupResult]]:

@@ -24,6 +24,7 @@ class StaffFilter:
 
     def update(self, tracks: Detections, now: float) -> Detections:
         visitors = self._keys(tracks)
+        self._carry_over(tracks)
         in_staff_zone = np.zeros(len(tracks), bool)
         for zone in self._zones:
             in_staff_zone |= points_in_polygon(tracks.foot_points, zone.polygon)
@@ -34,6 +35,20 @@ class StaffFilter:
                 log.debug("visitor %s treated as staff (%s)", key, "staff zone" if flagged else "presence limit")
                 self.staff.add(key)
         return tracks.with_data(staff=np.array([k in self.staff for k in visitors], bool))
+
+    def _carry_over(self, tracks: Detections) -> None:
+        """A track flagged before re-ID named its visitor keeps the flag (and its first sighting)."""
+        visitors = tracks.data.get("visitor")
+        if visitors is None or tracks.tracker_id is None:
+            return
+        for vid, track in zip(visitors.tolist(), tracks.tracker_id.tolist(), strict=True):
+            provisional = -1 - track
+            if vid >= 0 and provisional in self._first_seen:
+                first = self._first_seen.pop(provisional)
+                self._first_seen[vid] = min(first, self._first_seen.get(vid, first))
+                if provisional in self.staff:
+                    self.staff.discard(provisional)
+                    self.staff.add(vid)
 
     @staticmethod
     def _keys(tracks: Detections) -> list[int]:

@@ -1,6 +1,23 @@
-"""Video in: files, RTSP and USB cameras as one iterable of Frames."""
+"""Video sources: files, RTSP and USB cameras behind one interface, with timestamps.
 
-from edge_agent.sources.frame import Frame
-from edge_agent.sources.video import FileSource, LiveSource, VideoSource, open_source
+`Frame` and `open_source` (plus FileSource, LiveSource) are loaded on first use, so importing the
+config section `edge_agent.sources.config` does not pull in OpenCV.
+"""
 
-__all__ = ["FileSource", "Frame", "LiveSource", "VideoSource", "open_source"]
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {"Frame": "frame", "FileSource": "video", "LiveSource": "video", "VideoSource": "video",
+            "open_source": "video"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS)

@@ -35,6 +35,24 @@ def _capture(url: str) -> cv2.VideoCapture:
     return cv2.VideoCapture(int(url)) if url.isdigit() else cv2.VideoCapture(url)
 
 
+class _Throttle:
+    """Lets through at most `max_fps` frames per second of frame time (0 = all)."""
+
+    def __init__(self, max_fps: float) -> None:
+        self._step = timedelta(seconds=1.0 / max_fps) if max_fps > 0 else timedelta(0)
+        self._due: datetime | None = None
+
+    def allow(self, ts: datetime) -> bool:
+        # 1 ms slack so a 10 fps file is not thinned by float rounding at max_fps = 10
+        if self._due is not None and ts < self._due - timedelta(milliseconds=1):
+            return False
+        # Due times advance on a fixed grid, so 25 fps thinned to 10 gives 10, not every 3rd frame;
+        # after a long pause the grid restarts from now.
+        late = self._due is not None and ts - self._due < self._step
+        self._due = (self._due if late else ts) + self._step
+        return True
+
+
 class FileSource:
     """Frames of a video file with file-position timestamps."""
 
@@ -58,6 +76,7 @@ class FileSource:
     def __iter__(self) -> Iterator[Frame]:
         index, pass_start = 0, 0
         clock0 = time.monotonic()
+        throttle = _Throttle(self._cfg.max_fps)
         while not self._stop.is_set():
             ok, image = self._cap.read()
             if not ok:
@@ -68,10 +87,13 @@ class FileSource:
                 self._cap, pass_start = self._open(), index
                 continue
             offset = index / self.fps
+            index += 1
+            ts = self.start + timedelta(seconds=offset)
+            if not throttle.allow(ts):
+                continue
             if self._cfg.realtime:
                 self._stop.wait(max(0.0, clock0 + offset - time.monotonic()))
-            yield Frame(image, self.start + timedelta(seconds=offset), index, self._cfg.id)
-            index += 1
+            yield Frame(image, ts, index - 1, self._cfg.id)
 
     def _check_complete(self, frames_read: int) -> None:
         """A read failing before the header's frame count means truncation or corruption."""
@@ -102,6 +124,7 @@ class LiveSource:
 
     def __iter__(self) -> Iterator[Frame]:
         index, lost_since = 0, None
+        throttle = _Throttle(self._cfg.max_fps)
         while not self._stop.is_set():
             if self._cap is None:
                 lost_since = lost_since or self._clock()
@@ -114,6 +137,8 @@ class LiveSource:
                 self._cap, lost_since = None, self._clock()
                 continue
             now = self._clock()
+            if not throttle.allow(now):
+                continue
             gap = (now - lost_since).total_seconds() if lost_since and index else 0.0
             lost_since = None
             yield Frame(image, now, index, self._cfg.id, gap_s=gap)

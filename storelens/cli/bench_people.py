@@ -11,6 +11,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Callable, media: Callab
     pipe = common(sub.add_parser("pipeline", help="full edge pipeline fps per resolution, per-stage ms, peak memory"))
     pipe.add_argument("--frames", type=int, default=200, help="timed frames per resolution (after 10 warm-up)")
     pipe.add_argument("--sizes", nargs="+", default=["native", "1280x720"], help="'native' or WxH (upscaled frames)")
+    pipe.add_argument("--threads", type=int, help="ONNX Runtime threads per model (overrides models.intra_op_threads)")
     pipe.set_defaults(func=lambda args: _pipeline(args, media))
     reid = common(sub.add_parser("reid", help="re-ID separation: same-person pair vs different people (cosine)"))
     reid.add_argument("--model", action="append", help="re-ID model name (repeatable; default edge.reid.model)")
@@ -31,6 +32,8 @@ def _pipeline(args: argparse.Namespace, media: Callable) -> int:
     from edge_agent.samples import fetch_sample, get_sample
 
     cfg = _config(args)
+    if args.threads is not None:
+        cfg = cfg.model_copy(update={"models": cfg.models.model_copy(update={"intra_op_threads": args.threads})})
     video = fetch_sample(get_sample(), str(media(args) / "video"))
     print(f"full pipeline on {video.name}: persons, tracking, re-ID, faces (every "
           f"{cfg.edge.pipeline.faces_every_frames}) + age, analytics; {args.frames} timed frames")

@@ -211,6 +211,8 @@ class Demo:
                     f"{'' if self.options.edge else '; edge agents off (--no-edge)'}). Ctrl-C stops.")
 
     def _wait(self, stop: threading.Event, engine) -> None:
+        from dashboard.seed import refresh_heartbeats
+
         started = time.monotonic()
         end = started + self.options.duration_s if self.options.duration_s else None
         while not stop.is_set() and (end is None or time.monotonic() < end):
@@ -218,6 +220,7 @@ class Demo:
                                                                        max(0.0, end - time.monotonic()))
             if stop.wait(step):
                 break
+            refresh_heartbeats(engine)
             self.report(self.status_line(engine, time.monotonic() - started))
 
     def status_line(self, engine, elapsed_s: float) -> str:

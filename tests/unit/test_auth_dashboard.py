@@ -83,16 +83,25 @@ def test_session_secret_comes_from_the_environment(monkeypatch, value, developme
             auth.session_secret(SECRET_ENV, development)
 
 
-@pytest.fixture()
-def client(db, monkeypatch):
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """One app and three users for the module: password hashing is deliberately slow (scrypt)."""
     from dashboard.app import create_app
 
-    _url, engine = db
-    monkeypatch.setenv(SECRET_ENV, "s" * 48)
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('auth') / 'cloud.db'}")
+    init_db(engine)
     for name, role, stores in (("mia", "manager", ["a"]), ("ali", "analyst", []), ("ted", "technician", [])):
         auth.add_user(engine, username=name, password=f"{name}-password", role=role, store_ids=stores)
-    app = create_app(engine, DashboardConfig(), development=False)
-    return app.server.test_client()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(SECRET_ENV, "s" * 48)
+        app = create_app(engine, DashboardConfig(), development=False)
+    yield engine, app
+    engine.dispose()
+
+
+@pytest.fixture()
+def client(site):
+    return site[1].server.test_client()
 
 
 @pytest.mark.parametrize(("method", "path", "status"),
@@ -123,11 +132,13 @@ def test_wrong_password_gets_the_form_again_with_a_reason(client) -> None:
     assert client.get("/_dash-layout").status_code == 401
 
 
-def test_deleted_user_loses_access_at_once(client, db) -> None:
-    _url, engine = db
-    client.post("/login", data={"username": "mia", "password": "mia-password"})
+def test_deleted_user_loses_access_at_once(client, site) -> None:
+    engine = site[0]
+    auth.add_user(engine, username="gone", password="gone-password", role="analyst", store_ids=[])
+    client.post("/login", data={"username": "gone", "password": "gone-password"})
+    assert client.get("/_dash-layout").status_code == 200
     with Session(engine) as s:
-        s.delete(s.get(User, "mia"))
+        s.delete(s.get(User, "gone"))
         s.commit()
     assert client.get("/_dash-layout").status_code == 401
 

@@ -134,3 +134,18 @@ def test_heatmaps_fit_the_floor_and_split_by_band(seeded) -> None:
         assert h["width_cells"] == int(store.floor_width_m) and h["height_cells"] == int(store.floor_height_m)
         assert cells[:, 0].max() < h["width_cells"] and cells[:, 1].max() < h["height_cells"]
         assert sum(c[2] for cells_b in h["by_band"].values() for c in cells_b) == cells[:, 2].sum()
+
+
+def test_refresh_heartbeats_touches_only_seeded_online_devices(seeded) -> None:
+    engine, _summary = seeded
+    with Session(engine) as s:
+        s.add(HealthRecord(device_id="edge-1", store_id="real-1", status="online",
+                           received_at=datetime(2026, 1, 1, tzinfo=UTC)))
+        s.commit()
+    before = datetime.now(UTC)
+    assert seed.refresh_heartbeats(engine) == 8  # the 8 seeded devices (the first offline one is store 12)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(HealthRecord.device_id, HealthRecord.received_at)).all())
+    assert rows["edge-1"].year == 2026 and rows["edge-1"].month == 1
+    fresh = [d for d, t in rows.items() if t.replace(tzinfo=t.tzinfo or UTC) >= before]
+    assert len(fresh) == 8 and "edge-1" not in fresh

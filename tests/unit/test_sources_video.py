@@ -92,3 +92,19 @@ def test_unreachable_camera_retries_with_backoff_until_stopped(caplog) -> None:
     timer.cancel()
     assert frames == []
     assert caplog.text.count("cannot open rtsp://127.0.0.1:9/none") == 1  # logged once per outage
+
+
+@pytest.mark.parametrize(("max_fps", "expected"), [(0, 71), (25, 71), (10, 29), (5, 15)])
+def test_max_fps_thins_frames_by_their_time(video, max_fps: float, expected: int) -> None:
+    frames = list(FileSource(CameraConfig(id="c1", url=str(video), start_time=START, max_fps=max_fps)))
+    assert len(frames) == expected
+    span = (frames[-1].ts - frames[0].ts).total_seconds()
+    assert (len(frames) - 1) / span <= (max_fps or 25) + 1e-6
+
+
+def test_realtime_paces_a_file_at_its_fps(video) -> None:
+    import time
+
+    t0 = time.monotonic()
+    frames = list(islice(iter(FileSource(CameraConfig(id="c1", url=str(video), realtime=True))), 13))
+    assert len(frames) == 13 and time.monotonic() - t0 >= 12 / 25 - 0.02

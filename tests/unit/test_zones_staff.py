@@ -73,3 +73,12 @@ def test_staff_exclusion(name: str, path: list[tuple[float, float]], max_presenc
     flags = [bool(flt.update(_at(3, x, 50, visitor=9), now=t).data["staff"][0]) for t, x in path]
     assert flags[-1] is staff, name
     assert (9 in flt.staff) is staff
+
+
+def test_staff_flag_follows_the_track_to_its_visitor() -> None:
+    """Flagged while re-ID had not yet named the visitor: the flag moves to the visitor id."""
+    flt = StaffFilter([ZoneConfig(name="stockroom", polygon=SQUARE, staff_only=True)], None)
+    unnamed = Detections(xyxy=np.array([[45, 20, 55, 50]]), tracker_id=np.array([4]), data={"visitor": np.array([-1])})
+    assert flt.update(unnamed, now=0).data["staff"].tolist() == [True]
+    named = flt.update(_at(4, 300, 50, visitor=17), now=1)
+    assert named.data["staff"].tolist() == [True] and flt.staff == {17}

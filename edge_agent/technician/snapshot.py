@@ -1,0 +1,129 @@
+"""`storelens camera snapshot`: one frame for the install report, faces blurred, layout drawn on it.
+
+The only image storelens ever writes. Faces are found with the product's face detector and
+blurred (pixelated, then smoothed, over a widened box) before anything is drawn or encoded, and
+the PNG is written through a temporary file so a half-written image never appears.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_agent.analytics.config import AnalyticsConfig
+from edge_agent.analytics.homography import FloorMapper
+from edge_agent.technician.capture import open_capture, redact
+from edge_agent.types import Detections
+from storelens.errors import InputError
+
+log = logging.getLogger(__name__)
+
+LINE_COLOUR, ZONE_COLOUR, GRID_COLOUR = (0, 220, 255), (255, 160, 0), (120, 255, 120)
+WARMUP_FRAMES = 5  # the first frames of an RTSP stream are often grey until a keyframe arrives
+
+
+def grab_frame(url: str, timeout_s: float = 5.0) -> np.ndarray:
+    cap = open_capture(url, timeout_s)
+    frame = None
+    try:
+        for _ in range(WARMUP_FRAMES):
+            ok, image = cap.read()
+            if ok:
+                frame = image
+    finally:
+        cap.release()
+    if frame is None:
+        raise InputError(f"camera {redact(url)}: opened but delivered no frame")
+    return frame
+
+
+def blur_faces(frame: np.ndarray, faces: Detections, margin: float = 0.25) -> np.ndarray:
+    """A copy with every face box (widened by `margin` per side) made unrecognisable."""
+    out = frame.copy()
+    h, w = frame.shape[:2]
+    for x1, y1, x2, y2 in faces.xyxy:
+        mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+        a, b = int(max(0, x1 - mx)), int(max(0, y1 - my))
+        c, d = int(min(w, x2 + mx)), int(min(h, y2 + my))
+        if c <= a or d <= b:
+            continue
+        region = out[b:d, a:c]
+        tiny = cv2.resize(region, (max(1, (c - a) // 12), max(1, (d - b) // 12)), interpolation=cv2.INTER_AREA)
+        blocky = cv2.resize(tiny, (c - a, d - b), interpolation=cv2.INTER_NEAREST)
+        out[b:d, a:c] = cv2.GaussianBlur(blocky, (0, 0), sigmaX=max(2.0, (c - a) / 10))
+    return out
+
+
+def _to_image(inverse: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Floor points -> image pixels; rows behind the camera (w <= 0) become NaN."""
+    homog = np.c_[points, np.ones(len(points))] @ inverse.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xy = homog[:, :2] / homog[:, 2:3]
+    xy[homog[:, 2] <= 1e-9] = np.nan
+    return xy
+
+
+def draw_floor_grid(image: np.ndarray, mapper: FloorMapper, cell_m: float) -> None:
+    inverse = np.linalg.inv(mapper.matrix)
+    xs = np.arange(0.0, mapper.width_m + 1e-9, cell_m)
+    ys = np.arange(0.0, mapper.height_m + 1e-9, cell_m)
+    lines = [np.c_[np.full(50, x), np.linspace(0, mapper.height_m, 50)] for x in xs]
+    lines += [np.c_[np.linspace(0, mapper.width_m, 50), np.full(50, y)] for y in ys]
+    for floor_line in lines:
+        pts = _to_image(inverse, floor_line)
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        if len(pts) > 1:
+            cv2.polylines(image, [pts.round().astype(np.int32)], False, GRID_COLOUR, 1, cv2.LINE_AA)
+
+
+def draw_layout(image: np.ndarray, analytics: AnalyticsConfig) -> None:
+    """Entrance lines (with an arrow into the store), zones and the floor grid, in place."""
+    for line in analytics.lines:
+        start, end = np.array(line.start), np.array(line.end)
+        cv2.line(image, tuple(start.astype(int)), tuple(end.astype(int)), LINE_COLOUR, 2, cv2.LINE_AA)
+        normal = np.array([-(end - start)[1], (end - start)[0]]) / np.linalg.norm(end - start)
+        normal = normal if line.in_side == "right" else -normal  # image y points down
+        mid = (start + end) / 2
+        cv2.arrowedLine(image, tuple(mid.astype(int)), tuple((mid + 30 * normal).astype(int)), LINE_COLOUR, 2)
+        cv2.putText(image, f"{line.name} (in)", tuple((mid + 34 * normal).astype(int)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, LINE_COLOUR, 1, cv2.LINE_AA)
+    for zone in analytics.zones:
+        poly = np.array(zone.polygon, np.int32)
+        cv2.polylines(image, [poly], True, ZONE_COLOUR, 2, cv2.LINE_AA)
+        cv2.putText(image, zone.name, tuple(poly[0]), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ZONE_COLOUR, 1, cv2.LINE_AA)
+    if analytics.homography is not None:
+        draw_floor_grid(image, FloorMapper.calibrate(analytics.homography), analytics.heatmap_cell_m)
+    else:
+        cv2.putText(image, "no floor calibration (storelens camera calibrate)", (10, image.shape[0] - 10),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, GRID_COLOUR, 1, cv2.LINE_AA)
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise InputError(f"snapshot {path}: cannot encode PNG")
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data.tobytes())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"snapshot {path}: cannot write: {exc.strerror}") from None
+
+
+def snapshot(url: str, out: Path, detector: Callable[[np.ndarray], Detections], analytics: AnalyticsConfig,
+             timeout_s: float = 5.0) -> int:
+    """Write the blurred, annotated frame to `out`; returns how many faces were blurred."""
+    frame = grab_frame(url, timeout_s)
+    faces = detector(frame)
+    image = blur_faces(frame, faces)
+    del frame  # nothing below may see the unblurred pixels
+    draw_layout(image, analytics)
+    write_png(Path(out), image)
+    log.info("snapshot of %s written to %s (%d faces blurred)", redact(url), out, len(faces))
+    return len(faces)
