@@ -6,13 +6,8 @@ A model is named in config, located in the model directory (or, for the age mode
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
-import shutil
-import tempfile
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +16,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from storelens.errors import ModelError
+from storelens.fetch import fetch_verified, mirror_source, sha256_of
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -62,14 +58,6 @@ def get_spec(name: str) -> ModelSpec:
     if name not in manifest:
         raise ModelError(f"unknown model '{name}': known models are {', '.join(sorted(manifest))}")
     return manifest[name]
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _package_dir(package: str) -> Path | None:
@@ -116,52 +104,22 @@ def _cached_sha(path: Path, size: int, mtime_ns: int) -> str:
     return sha256_of(path)
 
 
-def _fetch(source: str, dest: Path) -> None:
-    if urllib.parse.urlparse(source).scheme in ("http", "https", "file"):
-        with urllib.request.urlopen(source, timeout=60) as resp, dest.open("wb") as out:  # noqa: S310
-            shutil.copyfileobj(resp, out)
-    else:
-        shutil.copyfile(source, dest)
-
-
 def _source_for(spec: ModelSpec, mirror: str | None) -> str:
-    if mirror is None:
-        if not spec.url:
-            raise ModelError(f"model '{spec.name}' has no upstream URL; pass --from DIR_OR_URL")
-        return spec.url
-    if urllib.parse.urlparse(mirror).scheme in ("http", "https", "file"):
-        return mirror.rstrip("/") + "/" + spec.file
-    return str(Path(mirror) / spec.file)
+    if mirror is not None:
+        return mirror_source(mirror, spec.file)
+    if not spec.url:
+        raise ModelError(f"model '{spec.name}' has no upstream URL; pass --from DIR_OR_URL")
+    return spec.url
 
 
 def pull_model(spec: ModelSpec, model_dir: Path, mirror: str | None = None) -> str:
-    """Install one model into model_dir; returns 'present', 'installed' or 'packaged'.
-
-    The file is written to a temporary name, verified, then renamed, so a failed or corrupt
-    download never replaces a good file.
-    """
+    """Install one model into model_dir; returns 'present', 'installed' or 'packaged'."""
     if spec.package:
         return "packaged"
-    model_dir.mkdir(parents=True, exist_ok=True)
-    dest = model_dir / spec.file
+    dest = Path(model_dir) / spec.file
     if dest.is_file() and sha256_of(dest) == spec.sha256:
         return "present"
-    source = _source_for(spec, mirror)
-    with tempfile.NamedTemporaryFile(dir=model_dir, prefix=f".{spec.file}.", delete=False) as tmp:
-        tmp_path = Path(tmp.name)
-    try:
-        try:
-            _fetch(source, tmp_path)
-        except OSError as exc:
-            raise ModelError(f"model '{spec.name}': cannot fetch {source}: {exc}") from exc
-        actual = sha256_of(tmp_path)
-        if actual != spec.sha256:
-            raise ModelError(
-                f"model '{spec.name}' from {source} has sha256 {actual[:12]}…, expected {spec.sha256[:12]}…; not installed"
-            )
-        tmp_path.replace(dest)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+    fetch_verified(_source_for(spec, mirror), dest, spec.sha256, what=f"model '{spec.name}'", error=ModelError)
     return "installed"
 
 

@@ -8,12 +8,11 @@ ships with a scene config (entrance line, zones, floor calibration) as package d
 from __future__ import annotations
 
 import logging
-import tempfile
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 from storelens.errors import InputError
+from storelens.fetch import fetch_verified, mirror_source, sha256_of
 from storelens.paths import data_dir, shared_dir
 
 log = logging.getLogger(__name__)
@@ -54,41 +53,22 @@ def sample_config_path(sample: SampleVideo) -> Path:
     return Path(__file__).with_name(sample.config)
 
 
-def _mirror_source(sample: SampleVideo, mirror: str | None) -> str | None:
-    if mirror is None:
-        shared = shared_dir()
-        local = shared / "media" / "video" / sample.file if shared else None
-        return str(local) if local and local.is_file() else sample.url
-    if urllib.parse.urlparse(mirror).scheme in ("http", "https", "file"):
-        return mirror.rstrip("/") + "/" + sample.file
-    return str(Path(mirror) / sample.file)
+def _source_for(sample: SampleVideo, mirror: str | None) -> str | None:
+    if mirror is not None:
+        return mirror_source(mirror, sample.file)
+    shared = shared_dir()
+    local = shared / "media" / "video" / sample.file if shared else None
+    return str(local) if local and local.is_file() else sample.url
 
 
 def fetch_sample(sample: SampleVideo, mirror: str | None = None, cache: Path | None = None) -> Path:
     """The verified local path of the sample, downloading (or copying from a mirror) on first use."""
-    from edge_agent.models import _fetch, sha256_of
-
-    cache = cache or data_dir() / "samples"
-    dest = cache / sample.file
+    dest = (cache or data_dir() / "samples") / sample.file
     if dest.is_file() and sha256_of(dest) == sample.sha256:
         return dest
-    source = _mirror_source(sample, mirror)
+    source = _source_for(sample, mirror)
     if source is None:
         raise InputError(f"sample '{sample.name}' has no public upstream here; pass --from DIR_OR_URL holding {sample.file}")
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=cache, prefix=f".{sample.file}.", delete=False) as tmp:
-        tmp_path = Path(tmp.name)
-    try:
-        try:
-            _fetch(source, tmp_path)
-        except OSError as exc:
-            raise InputError(f"sample '{sample.name}': cannot fetch {source}: {exc}") from exc
-        actual = sha256_of(tmp_path)
-        if actual != sample.sha256:
-            raise InputError(f"sample '{sample.name}' from {source} has sha256 {actual[:12]}…, expected "
-                             f"{sample.sha256[:12]}…; not used")
-        tmp_path.replace(dest)
-        log.info("sample %s verified and cached at %s", sample.name, dest)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+    fetch_verified(source, dest, sample.sha256, what=f"sample '{sample.name}'", error=InputError)
+    log.info("sample %s verified and cached at %s", sample.name, dest)
     return dest

@@ -24,6 +24,7 @@ from storelens.errors import InputError
 log = logging.getLogger(__name__)
 
 LINE_COLOUR, ZONE_COLOUR, GRID_COLOUR = (0, 220, 255), (255, 160, 0), (120, 255, 120)
+BLOCKS = 6
 WARMUP_FRAMES = 5  # the first frames of an RTSP stream are often grey until a keyframe arrives
 
 
@@ -53,7 +54,8 @@ def blur_faces(frame: np.ndarray, faces: Detections, margin: float = 0.25) -> np
         if c <= a or d <= b:
             continue
         region = out[b:d, a:c]
-        tiny = cv2.resize(region, (max(1, (c - a) // 12), max(1, (d - b) // 12)), interpolation=cv2.INTER_AREA)
+        # About 6 blocks across a face: no feature survives, whatever the face's size in pixels.
+        tiny = cv2.resize(region, (BLOCKS, max(1, round(BLOCKS * (d - b) / (c - a)))), interpolation=cv2.INTER_AREA)
         blocky = cv2.resize(tiny, (c - a, d - b), interpolation=cv2.INTER_NEAREST)
         out[b:d, a:c] = cv2.GaussianBlur(blocky, (0, 0), sigmaX=max(2.0, (c - a) / 10))
     return out

@@ -14,6 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="dashboard address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8050, help="dashboard port (0: any free port; default 8050)")
     parser.add_argument("--window-minutes", type=int, default=1, help="aggregate window length (default 1)")
+    parser.add_argument("--edge-fps", type=float, default=5.0, help="frames analysed per second per store (default 5)")
     parser.add_argument("--status-every", type=float, default=15.0, metavar="SECONDS", help="status line interval")
     parser.add_argument("--dir", help="keep the demo's files here (default: a temp dir removed at exit)")
     parser.set_defaults(func=_run)
@@ -27,7 +28,8 @@ def _run(args: argparse.Namespace) -> int:
 
     options = DemoOptions(duration_s=args.duration, edge=not args.no_edge, seed_stores=args.seed_stores,
                           seed_days=args.seed_days, host=args.host, port=args.port,
-                          window_minutes=args.window_minutes, status_every_s=args.status_every,
+                          window_minutes=args.window_minutes, edge_fps=args.edge_fps,
+                          status_every_s=args.status_every,
                           workdir=Path(args.dir) if args.dir else None)
     state = Demo(options, lambda line: print(line, flush=True)).run(stop_on_signals())
     print("demo stopped" + (f" with failures: {'; '.join(state.failures)}" if state.failures else ""), flush=True)

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -40,6 +41,7 @@ class DemoOptions:
     host: str = "127.0.0.1"
     port: int = 8050
     window_minutes: int = 1
+    edge_fps: float = 5.0  # half the sample's 10 fps: two stores' analysis fits a small CPU
     status_every_s: float = 15.0
     workdir: Path | None = None  # None: a temp dir removed at exit
 
@@ -145,7 +147,8 @@ class Demo:
         broker = MosquittoServer(self.state.workdir / "broker", users=users,
                                  ingest=BrokerUser("ingest", hash_password(ingest_password), None, None)).start()
         stack.callback(broker.stop)
-        return Endpoints(broker.port, broker.files.tls.ca_cert, self._video(), self.options.window_minutes)
+        return Endpoints(broker.port, broker.files.tls.ca_cert, self._video(), self.options.window_minutes,
+                         datetime.now(UTC), self.options.edge_fps)
 
     def _video(self) -> Path | None:
         if not self.options.edge:

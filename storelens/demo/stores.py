@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,14 @@ class Endpoints:
     ca_file: Path
     video: Path | None
     window_minutes: int
+    started: datetime  # the video's first frame is stamped with this (live-looking windows)
+    edge_fps: float  # frames analysed per second of video (the sample has 10)
 
 
 def store_config(store: DemoStore, ends: Endpoints, redis_url: str, password_file: Path) -> StorelensConfig:
     """One edge box's full config: camera on the looping sample video, buffer, always-open upload window."""
-    camera = {"id": "entrance", "url": str(ends.video or "missing.avi"), "realtime": True, "loop": True}
+    camera = {"id": "entrance", "url": str(ends.video or "missing.avi"), "realtime": True, "loop": True,
+              "start_time": ends.started.isoformat(), "max_fps": ends.edge_fps}
     raw = {"mode": "development", "store_id": store.store_id, "device_id": store.device_id,
            "timezone": store.timezone,
            "edge": {"window_minutes": ends.window_minutes, "cameras": [camera], "analytics": _scene(store),

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import subprocess
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 
 from cloud_sync.db.pgserver import PostgresServer
+from cloud_sync.ingest_service import run_ingest
+from cloud_sync.localserver import stop_process
 from edge_agent.buffer import EdgeBuffer
 from edge_agent.redis_server import RedisServer
-from tests.servers import Fleet, fresh_pg_database
+from storelens.config import load_config
+from tests.servers import (
+    INGEST_PASSWORD,
+    Fleet,
+    WireTap,
+    fresh_pg_database,
+    stored_keys,
+    storelens,
+    wait_for,
+    write_config,
+)
 
 
 @pytest.fixture
@@ -60,3 +75,70 @@ def fleet(sqlite_url, tmp_path) -> Iterator[Fleet]:
     fleet.start_broker()
     yield fleet
     fleet.stop()
+
+
+class Rig:
+    """One store's box and the cloud: Redis (AOF always), broker, in-process ingest, a wire tap,
+    and `storelens sync run` / `storelens cloud ingest` as real subprocesses."""
+
+    def __init__(self, fleet: Fleet, tmp_path: Path) -> None:
+        self.fleet = fleet
+        self.tmp = tmp_path
+        self.redis = RedisServer(tmp_path / "redis", appendfsync="always").start()
+        self.client = redis.Redis.from_url(self.redis.url)
+        self.buffer = EdgeBuffer(self.client)
+        self.tap = WireTap(fleet.broker)
+        self.procs: list[subprocess.Popen] = []
+        self._ingest: tuple[threading.Event, threading.Thread] | None = None
+
+    def config(self, name: str = "box.yaml", **sync) -> Path:
+        secret = self.tmp / "ingest.secret"  # the ingest password from a file, not the environment
+        secret.write_text(INGEST_PASSWORD)
+        return write_config(self.tmp / name, fleet=self.fleet, redis_url=self.redis.url, sync=sync,
+                            cloud={"ingest_password_file": str(secret)})
+
+    def start_sync(self, *, password: str | None = None, log: str = "sync.log", **sync) -> subprocess.Popen:
+        env = {"STORELENS_MQTT_PASSWORD": password or self.fleet.passwords["edge-001"]}
+        proc = storelens(["sync", "run", "--config", str(self.config(**sync))], env=env, log_path=self.tmp / log)
+        self.procs.append(proc)
+        return proc
+
+    def start_ingest_process(self, log: str = "ingest.log") -> subprocess.Popen:
+        proc = storelens(["cloud", "--config", str(self.config("cloud.yaml")), "ingest", "--worker", "w1"],
+                         env={}, log_path=self.tmp / log)
+        self.procs.append(proc)
+        return proc
+
+    def start_ingest_thread(self) -> None:
+        cfg = load_config(self.config("cloud.yaml"))
+        stop = threading.Event()
+        thread = threading.Thread(target=run_ingest, args=(cfg, stop), kwargs={"worker": "inproc"})
+        thread.start()
+        self._ingest = (stop, thread)
+
+    def log(self, name: str = "sync.log") -> str:
+        return (self.tmp / name).read_text(errors="replace")
+
+    def arrived(self) -> list:
+        return stored_keys(self.fleet.engine)
+
+    def wait_arrived(self, n: int, timeout_s: float = 60) -> list:
+        wait_for(lambda: len(self.arrived()) >= n, timeout_s, f"{n} windows in the database")
+        return self.arrived()
+
+    def close(self) -> None:
+        for proc in self.procs:
+            stop_process(proc)
+        if self._ingest:
+            self._ingest[0].set()
+            self._ingest[1].join(15)
+        self.tap.close()
+        self.client.close()
+        self.redis.stop()
+
+
+@pytest.fixture
+def rig(fleet, tmp_path) -> Iterator[Rig]:
+    rig = Rig(fleet, tmp_path)
+    yield rig
+    rig.close()

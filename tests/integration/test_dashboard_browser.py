@@ -84,6 +84,9 @@ def _login(driver, url: str, role: str) -> None:
     driver.find_element(By.ID, "username").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "login-button").click()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and driver.current_url.endswith("/login"):
+        time.sleep(0.1)  # the form POST and the redirect take a moment
 
 
 def _wait_text(driver, element_id: str, timeout: float = 60.0) -> str:
@@ -127,6 +130,31 @@ def _figure_sum(driver, graph_id: str, trace: int) -> float:
     return float(sum(v for v in values if v is not None))
 
 
+def _trace_values(driver, graph_id: str, attr: str) -> list[float]:
+    """Sum of one attribute (customdata, z) over all traces plotly.js drew, NaN and null skipped."""
+    total = driver.execute_script(
+        f"const g = document.querySelector('#{graph_id} .js-plotly-plot'); if (!g || !g._fullData) return null;"
+        f"let s = 0; for (const t of g._fullData) {{ const v = t['{attr}']; if (!v) continue;"
+        f" for (const row of v) {{ for (const x of (row && row.length !== undefined ? row : [row]))"
+        f" {{ if (x !== null && !Number.isNaN(x)) s += Number(x); }} }} }} return s;")
+    assert total is not None, f"no plotted data in #{graph_id}"
+    return [round(total)]
+
+
+def _sql_age_histogram(engine, store_id: str, period) -> list[int]:
+    with engine.connect() as conn:
+        hists = conn.scalars(select(A.age_histogram).where(
+            A.store_id == store_id, A.window_start >= period.start, A.window_start < period.end)).all()
+    return [sum(col) for col in zip(*hists, strict=True)]
+
+
+def _sql_heat_total(engine, store_id: str, period) -> int:
+    with engine.connect() as conn:
+        maps = conn.scalars(select(A.heatmap).where(
+            A.store_id == store_id, A.window_start >= period.start, A.window_start < period.end)).all()
+    return sum(c[2] for m in maps for c in m.get("cells", []))
+
+
 def _store_period(engine, store_id: str, days: int = 7):
     """The period the store page opens with: the last `days` local days ending with the newest data."""
     from dashboard.auth import Principal
@@ -160,9 +188,24 @@ def test_manager_sees_own_store_and_numbers_equal_the_database(site, browser) ->
     assert int(_wait_text(browser, "kpi-entries").replace(",", "")) == _sql_sum(engine, "entries", "seed-001", period)
     assert _figure_sum(browser, "store-by-day", 1) == expected  # trace 1: unique visitors per day
     assert _figure_sum(browser, "store-by-hour", 0) == _sql_sum(engine, "entries", "seed-001", period)
+    assert _trace_values(browser, "store-age", "customdata") == [
+        sum(x) for x in [_sql_age_histogram(engine, "seed-001", period)]]
+    assert _trace_values(browser, "store-heatmap", "z") == [_sql_heat_total(engine, "seed-001", period)]
     options = browser.execute_script("return document.querySelector('#store-select').innerText")
     assert "seed-001" in options and "seed-002" not in options
     _shot(browser, "store_manager")
+
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(By.CSS_SELECTOR, "#store-banding input[value='coarse']").click()
+    deadline = time.monotonic() + 30
+    labels = []
+    while time.monotonic() < deadline and labels != ["0-17", "18-34", "35-54", "55+"]:
+        time.sleep(0.3)
+        labels = browser.execute_script(
+            "const g = document.querySelector('#store-age .js-plotly-plot');"
+            "return g && g._fullData && g._fullData[0] ? Array.from(g._fullData[0].x) : [];")
+    assert labels == ["0-17", "18-34", "35-54", "55+"]
 
 
 def test_manager_url_for_another_store_shows_nothing(site, browser) -> None:

@@ -125,3 +125,20 @@ def test_full_demo_moves_windows_from_video_to_database(tmp_path) -> None:
         rows = conn.execute(text("SELECT store_id, frames, seeded FROM aggregaterecord WHERE store_id LIKE 'demo-%'")).all()
     engine.dispose()
     assert rows and all(frames > 0 and not seeded for _s, frames, seeded in rows)
+
+
+def test_demo_stores_are_valid_configs_that_differ(tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from storelens.demo.stores import DEMO_STORES, Endpoints, cloud_config, store_config
+
+    ends = Endpoints(18883, tmp_path / "ca.pem", tmp_path / "video.avi", 1, datetime.now(UTC), 5.0)
+    cfgs = [store_config(s, ends, "redis://127.0.0.1:1/0", tmp_path / s.device_id) for s in DEMO_STORES]
+    assert len({c.store_id for c in cfgs}) == len(cfgs) >= 2
+    assert len({c.edge.analytics.homography.floor_width_m for c in cfgs}) == len(cfgs)
+    assert len({tuple(z.name for z in c.edge.analytics.zones) for c in cfgs}) == len(cfgs)
+    for cfg in cfgs:
+        assert cfg.sync.offpeak == ["00:00-24:00"] and cfg.sync.mqtt_tls and cfg.edge.window_minutes == 1
+        assert cfg.edge.cameras[0].loop and cfg.edge.cameras[0].realtime
+        assert cfg.sync.mqtt_password_file is not None  # secrets in files, never in the config
+    assert cloud_config("sqlite:///x.db", ends, tmp_path / "ingest").cloud.mqtt_port == 18883
