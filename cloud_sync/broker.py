@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloud_sync.localserver import free_port, stop_process, wait_for_port
-from cloud_sync.messages import MAX_PAYLOAD_BYTES, TOPIC_ROOT
+from cloud_sync.messages import INGEST_ALIVE_TOPIC, MAX_PAYLOAD_BYTES, TOPIC_ROOT
 from cloud_sync.registry import BrokerUser
 from cloud_sync.tls import TlsFiles, make_dev_tls
 
@@ -71,9 +71,10 @@ def render_conf(*, port: int, bind: str, files: BrokerFiles, data_dir: Path, run
 
 
 def render_acl(users: list[BrokerUser], ingest_user: str) -> str:
-    lines = [f"user {ingest_user}", f"topic read {TOPIC_ROOT}/#", ""]
+    lines = [f"user {ingest_user}", f"topic read {TOPIC_ROOT}/#", f"topic write {INGEST_ALIVE_TOPIC}", ""]
     for user in users:
-        lines += [f"user {user.username}", f"topic write {TOPIC_ROOT}/{user.store_id}/{user.device_id}/#", ""]
+        lines += [f"user {user.username}", f"topic write {TOPIC_ROOT}/{user.store_id}/{user.device_id}/#",
+                  f"topic read {INGEST_ALIVE_TOPIC}", ""]
     return "\n".join(lines)
 
 

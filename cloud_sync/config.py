@@ -40,6 +40,11 @@ class SyncConfig(StrictModel):
     reconnect_min_s: float = Field(1.0, gt=0, description="First reconnect delay to the broker.")
     reconnect_max_s: float = Field(120.0, gt=0, description="Longest reconnect delay (exponential backoff cap).")
     idle_poll_s: float = Field(5.0, gt=0, description="Seconds between looks at the buffer when there is nothing to send.")
+    wait_for_ingest_s: float = Field(
+        60.0, ge=0,
+        description="Drain only while a cloud ingest worker was heard within this many seconds (0 = do not wait). "
+        "After a broker restart the broker would acknowledge and drop windows until ingest re-subscribes.",
+    )
 
     @field_validator("offpeak")
     @classmethod
@@ -60,6 +65,7 @@ class CloudConfig(StrictModel):
     share_group: str = Field("ingest", pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Shared-subscription group; workers in one group split the load.")
     batch_size: int = Field(500, ge=1, le=10_000, description="Messages committed per database transaction.")
     batch_wait_s: float = Field(0.2, gt=0, description="Longest wait to fill a batch before committing what arrived.")
+    alive_interval_s: float = Field(10.0, gt=0, description="Seconds between an ingest worker's alive pings to devices.")
     broker_dir: Path = Field(Path("broker"), description="Directory for the generated Mosquitto config, password file, ACL and certificates.")
     broker_port: int = Field(8883, ge=1, le=65535, description="TLS listener port of the generated Mosquitto config.")
     broker_bind: str = Field("0.0.0.0", description="Address the generated Mosquitto listener binds to.")

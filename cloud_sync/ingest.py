@@ -21,6 +21,7 @@ from sqlmodel import Session
 from cloud_sync.db import repository as repo
 from cloud_sync.linkstate import LinkState
 from cloud_sync.messages import (
+    INGEST_ALIVE_TOPIC,
     MAX_PAYLOAD_BYTES,
     TOPIC_ROOT,
     HealthMessage,
@@ -86,24 +87,44 @@ class Ingestor:
     """Batches messages from the link's queue into one transaction each, then acknowledges them."""
 
     def __init__(self, *, engine: Engine, link: MqttLink, share_group: str = "ingest",
-                 batch_size: int = 500, batch_wait_s: float = 0.2) -> None:
+                 batch_size: int = 500, batch_wait_s: float = 0.2, alive_interval_s: float = 10.0) -> None:
         self.engine = engine
         self.link = link
         self.subscription = f"$share/{share_group}/{TOPIC_ROOT}/+/+/#"
         self.batch_size = batch_size
         self.batch_wait_s = batch_wait_s
+        self.alive_interval_s = alive_interval_s
+        self._subscribed = threading.Event()
+        self._last_ping = 0.0
         self.inbox: queue.Queue = queue.Queue()
         self.stats = IngestStats()
         self.db_state = LinkState(f"database {engine.url.render_as_string(hide_password=True)}", log)
         link.on_up = self._subscribe
         link.client.on_message = lambda _c, _u, msg: self.inbox.put(msg)
+        link.client.on_subscribe = self._on_subscribe
 
     def _subscribe(self, client) -> None:
+        self._subscribed.clear()  # a restarted broker forgets shared subscriptions: ask again
         client.subscribe(self.subscription, qos=1)
+
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _props) -> None:
+        if any(rc.is_failure for rc in reason_codes):
+            log.error("broker refused the subscription %s: %s", self.subscription, reason_codes[0])
+            return
         log.info("ingest subscribed to %s", self.subscription)
+        self._subscribed.set()
+        self._ping(force=True)
+
+    def _ping(self, force: bool = False) -> None:
+        """Tell devices a subscribed worker is listening (they drain only while they hear this)."""
+        now = time.monotonic()
+        if self._subscribed.is_set() and self.link.state.up and (force or now - self._last_ping >= self.alive_interval_s):
+            self.link.client.publish(INGEST_ALIVE_TOPIC, b"alive", qos=0)
+            self._last_ping = now
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            self._ping()
             batch = self._next_batch(stop)
             while batch and not self._commit(batch):
                 if stop.wait(2.0):  # database down: keep the batch (unacknowledged) and retry

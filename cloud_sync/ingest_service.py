@@ -50,7 +50,8 @@ def run_ingest(cfg, stop: threading.Event, *, worker: str | None = None) -> Inge
     init_db(engine)
     link = ingest_link(cfg, worker)
     ingestor = Ingestor(engine=engine, link=link, share_group=cfg.cloud.share_group,
-                        batch_size=cfg.cloud.batch_size, batch_wait_s=cfg.cloud.batch_wait_s)
+                        batch_size=cfg.cloud.batch_size, batch_wait_s=cfg.cloud.batch_wait_s,
+                        alive_interval_s=cfg.cloud.alive_interval_s)
     link.start()
     try:
         ingestor.run(stop)

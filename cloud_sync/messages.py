@@ -22,6 +22,9 @@ Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Label = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 _+.:-]{1,64}$")]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
 TOPIC_ROOT = "storelens/v1"
+# Ingest workers ping here once subscribed; devices drain only while they hear it. Outside
+# TOPIC_ROOT so ingest's own wildcard subscription never receives it.
+INGEST_ALIVE_TOPIC = "storelens/cloud/ingest/alive"
 
 
 class WireModel(BaseModel):

@@ -18,7 +18,7 @@ import redis
 
 from cloud_sync.edge_status import EdgeStatus
 from cloud_sync.linkstate import LinkState
-from cloud_sync.messages import HealthMessage, topic
+from cloud_sync.messages import INGEST_ALIVE_TOPIC, HealthMessage, topic
 from cloud_sync.mqttlink import MqttLink
 from cloud_sync.ratelimit import TokenBucket
 from cloud_sync.schedule import OffPeakSchedule
@@ -64,6 +64,38 @@ class AckTracker:
             return {m: self._results.pop(m) for m in mids if m in self._results}
 
 
+class CloudPresence:
+    """Whether a cloud ingest worker is listening, from its alive pings since our last (re)connect.
+
+    A broker acknowledges a publish even when nobody is subscribed, and Mosquitto forgets shared
+    subscriptions when it restarts: draining before ingest is back would lose windows that the
+    buffer already deleted. So the publisher drains only while it hears ingest.
+    """
+
+    def __init__(self, max_silence_s: float, clock=time.monotonic) -> None:
+        self.max_silence_s = max_silence_s
+        self.clock = clock
+        self._heard: float | None = None
+        self.state = LinkState("cloud ingest (alive pings)", log, quiet_s=3600)
+
+    def on_up(self, client) -> None:
+        self._heard = None  # pings heard on an earlier connection prove nothing about this one
+        client.subscribe(INGEST_ALIVE_TOPIC, qos=0)
+
+    def on_ping(self, _client, _userdata, _msg) -> None:
+        self._heard = self.clock()
+
+    def ready(self) -> bool:
+        if self.max_silence_s <= 0:
+            return True
+        ok = self._heard is not None and self.clock() - self._heard <= self.max_silence_s
+        if ok:
+            self.state.recovered()
+        elif self._heard is not None:
+            self.state.failed(f"no ingest worker heard for {self.max_silence_s:.0f} s; windows wait in the buffer")
+        return ok
+
+
 @dataclass
 class PublishStats:
     sent: int = 0
@@ -89,9 +121,10 @@ class Publisher:
     """Drains the edge buffer to the broker while the off-peak schedule is open."""
 
     def __init__(self, *, buffer: EdgeBuffer, link: MqttLink, schedule: OffPeakSchedule,
-                 bucket: TokenBucket, settings: PublisherSettings) -> None:
+                 bucket: TokenBucket, settings: PublisherSettings, presence: CloudPresence | None = None) -> None:
         self.buffer = buffer
         self.link = link
+        self.presence = presence or CloudPresence(0)
         self.schedule = schedule
         self.bucket = bucket
         self.settings = settings
@@ -122,6 +155,8 @@ class Publisher:
             return min(self.schedule.seconds_until_open(now), self.settings.idle_poll_s)
         if not self.link.state.wait_up(timeout=min(5.0, self.settings.idle_poll_s)):
             return 0.0
+        if not self.presence.ready():
+            return min(1.0, self.settings.idle_poll_s)
         if not self._claimed:
             claimed = self.buffer.claim_pending(self.settings.consumer)
             if claimed:

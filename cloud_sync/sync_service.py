@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cloud_sync.edge_status import EdgeStatus
-from cloud_sync.messages import topic
+from cloud_sync.messages import INGEST_ALIVE_TOPIC, topic
 from cloud_sync.mqttlink import LinkSettings, MqttLink, Will
-from cloud_sync.publisher import Heartbeat, Publisher, PublisherSettings, PublishStats
+from cloud_sync.publisher import CloudPresence, Heartbeat, Publisher, PublisherSettings, PublishStats
 from cloud_sync.ratelimit import TokenBucket
 from cloud_sync.schedule import OffPeakSchedule
 from cloud_sync.secrets import read_secret, require_tls
@@ -38,13 +38,16 @@ def run_sync(cfg, stop: threading.Event) -> PublishStats:
     link = MqttLink(link_settings(cfg), will=will)
     heartbeat = Heartbeat(link=link, buffer=buffer, status=status, store_id=cfg.store_id,
                           device_id=cfg.device_id, interval_s=cfg.sync.heartbeat_s)
-    link.on_up = heartbeat.announce_online
+    presence = CloudPresence(cfg.sync.wait_for_ingest_s)
+    link.on_up = lambda client: (heartbeat.announce_online(client), presence.on_up(client))
+    link.client.message_callback_add(INGEST_ALIVE_TOPIC, presence.on_ping)
     publisher = Publisher(
         buffer=buffer, link=link, schedule=OffPeakSchedule(cfg.sync.offpeak, cfg.timezone),
         bucket=TokenBucket(cfg.sync.bandwidth_bytes_per_s),
         settings=PublisherSettings(store_id=cfg.store_id, device_id=cfg.device_id, consumer=cfg.device_id,
                                    batch_size=cfg.sync.batch_size, ack_timeout_s=cfg.sync.ack_timeout_s,
                                    idle_poll_s=cfg.sync.idle_poll_s, retry_max_s=cfg.sync.reconnect_max_s),
+        presence=presence,
     )
     link.start()
     beat = threading.Thread(target=heartbeat.run, args=(stop,), name="heartbeat", daemon=True)

@@ -45,7 +45,7 @@ def visitors_by_day(frame: pd.DataFrame, previous: pd.DataFrame | None = None) -
         n = min(len(frame), len(previous))
         fig.add_scatter(x=frame["day"].iloc[-n:], y=previous["unique_visitors"].iloc[-n:], mode="lines+markers",
                         name="Unique visitors, previous period", line={"color": PREVIOUS_COLOUR, "dash": "dot"})
-    fig.update_layout(barmode="group")
+    fig.update_layout(barmode="group", xaxis={"type": "date", "tickformat": "%a %d %b"})
     return fig
 
 

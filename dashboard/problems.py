@@ -18,21 +18,27 @@ def _age_s(moment, now: datetime) -> float | None:
     return (pd.Timestamp(now) - stamp).total_seconds()
 
 
+def _value(row: dict, key: str):
+    """The field, with pandas' NaN/NaT read as missing."""
+    value = row.get(key)
+    return None if value is None or (not isinstance(value, str | bool) and pd.isna(value)) else value
+
+
 def camera_problems(row: dict, now: datetime, cfg: DashboardConfig) -> list[str]:
     """Short labels such as 'offline' or 'backlit' for one devices-table row (now: aware UTC)."""
     problems: list[str] = []
     heartbeat_age = _age_s(row.get("last_heartbeat"), now)
     if row.get("status") != "online" or heartbeat_age is None or heartbeat_age > cfg.heartbeat_timeout_s:
         problems.append("offline")
-    elif row.get("camera_up") is False or not row.get("fps"):
-        problems.append("no frames")
+    elif _value(row, "camera_up") is not True or not _value(row, "fps"):
+        problems.append("no frames")  # also when the heartbeat names no camera at all
     sync_age = _age_s(row.get("last_sync"), now)
     if sync_age is None or sync_age > cfg.sync_overdue_h * 3600:
         problems.append("sync overdue")
-    if (row.get("backlight_score") or 0.0) >= cfg.backlight_problem_stops:
+    if (_value(row, "backlight_score") or 0.0) >= cfg.backlight_problem_stops:
         problems.append("backlit faces")
-    if (row.get("small_face_fraction") or 0.0) >= cfg.small_face_problem_fraction:
+    if (_value(row, "small_face_fraction") or 0.0) >= cfg.small_face_problem_fraction:
         problems.append("faces too small")
-    if row.get("edge_problem"):
+    if _value(row, "edge_problem"):
         problems.append(str(row["edge_problem"]))
     return list(dict.fromkeys(problems))

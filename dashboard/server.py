@@ -7,9 +7,12 @@ or behind a reverse proxy; for more, run `gunicorn 'dashboard.app:server'` inste
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 
 from werkzeug.serving import make_server
+
+from storelens.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +21,7 @@ class DashboardServer:
     """One listening socket serving one Dash app; port 0 picks a free port."""
 
     def __init__(self, app, host: str, port: int) -> None:
+        _check_bindable(host, port)
         self._server = make_server(host, port, app.server, threaded=True)
         self._thread: threading.Thread | None = None
 
@@ -41,3 +45,14 @@ class DashboardServer:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """One clear line for a taken port or a foreign address (werkzeug would print and exit instead)."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise ConfigError(f"dashboard cannot listen on {host}:{port}: {exc.strerror}; choose another "
+                          "--port / dashboard.port") from None

@@ -103,7 +103,7 @@ def write_into_config(path: Path, homography: HomographyConfig) -> None:
     doc = doc if doc is not None else {}
     edge = doc.setdefault("edge", {})
     analytics = edge.setdefault("analytics", {})
-    analytics["homography"] = {k: [list(p) for p in v] if isinstance(v, list) else v
+    analytics["homography"] = {k: [_flow(p) for p in v] if isinstance(v, list) else v
                                for k, v in homography.model_dump().items()}
     parse_config(_plain(doc), str(path))  # the whole file must still be valid before it is written
     buffer = io.StringIO()
@@ -111,6 +111,15 @@ def write_into_config(path: Path, homography: HomographyConfig) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(buffer.getvalue())
     os.replace(tmp, path)
+
+
+def _flow(point) -> list:
+    """[x, y] on one line, as a person would write it."""
+    from ruamel.yaml.comments import CommentedSeq
+
+    seq = CommentedSeq([round(float(v), 4) for v in point])
+    seq.fa.set_flow_style()
+    return seq
 
 
 def _plain(doc):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -92,7 +92,7 @@ def summarise(stats: FaceStats, quality: QualityGateConfig, *, url: str, seconds
     report = CheckReport(url, round(seconds, 2), stats.frames, stats.frames_with_faces, len(stats.size_px),
                          _median(stats.size_px), stops, _median(stats.sharpness), _median(stats.centre_y),
                          reconnects, [])
-    return CheckReport(**{**asdict(report), "recommendations": recommend(report, quality)})
+    return replace(report, recommendations=recommend(report, quality))
 
 
 def recommend(report: CheckReport, quality: QualityGateConfig) -> list[str]:

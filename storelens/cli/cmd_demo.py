@@ -32,5 +32,5 @@ def _run(args: argparse.Namespace) -> int:
                           status_every_s=args.status_every,
                           workdir=Path(args.dir) if args.dir else None)
     state = Demo(options, lambda line: print(line, flush=True)).run(stop_on_signals())
-    print("demo stopped" + (f" with failures: {'; '.join(state.failures)}" if state.failures else ""), flush=True)
+    print("demo stopped" + (f"; failed services: {', '.join(state.failures)}" if state.failures else ""), flush=True)
     return 1 if state.failures else 0

@@ -68,15 +68,17 @@ class Demo:
     def run(self, stop: threading.Event) -> DemoState:
         """Start everything, report status until `stop` (or the duration), then stop everything."""
         with contextlib.ExitStack() as stack:
+            video = self._video()  # missing models or video fail before anything starts
             self.state = DemoState(self._workdir(stack))
             engine = self._database(stack)
-            ends = self._broker(stack, engine)
-            self._services(stack, stop, ends)
-            self._dashboard(stack, engine)
+            self._dashboard(stack, engine)  # a taken port fails before the servers start
+            ends = self._broker(stack, engine, video)
+            self._buffers(stack)
+            # Registered after the servers, so it runs before they stop: services finish cleanly.
+            stack.callback(self._stop_services, stop)
+            self._services(stop, ends)
             self._announce()
             self._wait(stop, engine)
-            stop.set()  # tell every service thread to finish before the ExitStack stops the servers
-            self._join()
         return self.state
 
     def _workdir(self, stack: contextlib.ExitStack) -> Path:
@@ -120,22 +122,27 @@ class Demo:
         return path
 
     def _register(self, engine) -> dict[str, str]:
-        """The demo stores and their edge devices in the registry; returns device passwords."""
-        from cloud_sync.registry import add_device, add_store
+        """The demo stores and their edge devices in the registry (again on a kept --dir); device passwords."""
+        from cloud_sync.db.models import Device, Store
+        from cloud_sync.registry import add_device, add_store, issue_credentials
 
         passwords = {}
         with Session(engine) as session:
             for demo in DEMO_STORES:
-                store = add_store(session, store_id=demo.store_id, name=demo.name, timezone=demo.timezone)
+                store = session.get(Store, demo.store_id) or add_store(
+                    session, store_id=demo.store_id, name=demo.name, timezone=demo.timezone)
                 store.area_m2, store.opening_hours_per_week = demo.area_m2, demo.opening_hours_per_week
                 store.floor_width_m, store.floor_height_m = demo.floor_m
                 store.floorplan_png = floorplan_uri(demo)
-                _device, passwords[demo.store_id] = add_device(session, store_id=demo.store_id,
-                                                               device_id=demo.device_id, name="demo edge box")
+                if session.get(Device, demo.device_id) is not None:
+                    passwords[demo.store_id] = issue_credentials(session, device_id=demo.device_id)
+                else:
+                    _device, passwords[demo.store_id] = add_device(session, store_id=demo.store_id,
+                                                                   device_id=demo.device_id, name="demo edge box")
             session.commit()
         return passwords
 
-    def _broker(self, stack: contextlib.ExitStack, engine) -> Endpoints:
+    def _broker(self, stack: contextlib.ExitStack, engine, video: Path | None) -> Endpoints:
         from cloud_sync.broker import MosquittoServer
         from cloud_sync.registry import BrokerUser, broker_users, hash_password
 
@@ -147,27 +154,43 @@ class Demo:
         broker = MosquittoServer(self.state.workdir / "broker", users=users,
                                  ingest=BrokerUser("ingest", hash_password(ingest_password), None, None)).start()
         stack.callback(broker.stop)
-        return Endpoints(broker.port, broker.files.tls.ca_cert, self._video(), self.options.window_minutes,
+        return Endpoints(broker.port, broker.files.tls.ca_cert, video, self.options.window_minutes,
                          datetime.now(UTC), self.options.edge_fps)
 
     def _video(self) -> Path | None:
+        """The sample video, after checking the default models: a missing one fails now, in one line."""
         if not self.options.edge:
             return None
+        from edge_agent.models import load_manifest, resolve_model
+        from edge_agent.models_config import ModelsConfig
         from edge_agent.samples import fetch_sample, get_sample
+        from storelens.errors import ModelError
 
+        models = ModelsConfig()
+        for spec in load_manifest().values():
+            if spec.default:
+                try:
+                    resolve_model(spec.name, models)
+                except ModelError as exc:
+                    raise ModelError(f"{exc} (or run the demo with --no-edge)") from None
         return fetch_sample(get_sample())
 
-    def _services(self, stack: contextlib.ExitStack, stop: threading.Event, ends: Endpoints) -> None:
-        from cloud_sync.ingest_service import run_ingest
-        from cloud_sync.sync_service import run_sync
+    def _buffers(self, stack: contextlib.ExitStack) -> None:
+        """One Redis per simulated edge box, as in a store."""
         from edge_agent.redis_server import RedisServer
 
-        self._spawn("ingest", run_ingest, cloud_config(self.state.database_url, ends, self._ingest_file), stop)
         for demo in DEMO_STORES:
             redis = RedisServer(self.state.workdir / f"redis-{demo.store_id}").start()
             stack.callback(redis.stop)
             self.state.redis_urls[demo.store_id] = redis.url
-            cfg = store_config(demo, ends, redis.url,
+
+    def _services(self, stop: threading.Event, ends: Endpoints) -> None:
+        from cloud_sync.ingest_service import run_ingest
+        from cloud_sync.sync_service import run_sync
+
+        self._spawn("ingest", run_ingest, cloud_config(self.state.database_url, ends, self._ingest_file), stop)
+        for demo in DEMO_STORES:
+            cfg = store_config(demo, ends, self.state.redis_urls[demo.store_id],
                                self._secret_file(demo.device_id, self._device_passwords[demo.store_id]))
             self._spawn(f"sync {demo.store_id}", run_sync, cfg, stop)
             if self.options.edge:
@@ -180,14 +203,16 @@ class Demo:
             try:
                 target(cfg, stop)
             except Exception as exc:  # noqa: BLE001  (one failed service must not end the demo)
-                log.exception("demo service %s failed", name)
-                self.state.failures.append(f"{name}: {exc}")
+                log.debug("demo service %s failed", name, exc_info=True)
+                self.report(f"service {name} failed: {exc}")
+                self.state.failures.append(name)
 
         thread = threading.Thread(target=guarded, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
-    def _join(self, timeout_s: float = 20.0) -> None:
+    def _stop_services(self, stop: threading.Event, timeout_s: float = 20.0) -> None:
+        stop.set()
         deadline = time.monotonic() + timeout_s
         for thread in self._threads:
             thread.join(max(0.1, deadline - time.monotonic()))
@@ -231,7 +256,7 @@ class Demo:
                  f"{_stored(engine, store.store_id)} stored" for store in DEMO_STORES]
         with Session(engine) as session:
             dead = session.scalar(select(func.count()).select_from(DeadLetter))
-        failed = f" | FAILED: {'; '.join(self.state.failures)}" if self.state.failures else ""
+        failed = f" | FAILED: {', '.join(self.state.failures)}" if self.state.failures else ""
         return f"[{elapsed_s:5.0f} s] " + " | ".join(parts) + f" | dead letters {dead}{failed}"
 
 

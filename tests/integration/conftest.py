@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from sqlmodel import Session
 
 from cloud_sync.db.pgserver import PostgresServer
 from cloud_sync.ingest_service import run_ingest
@@ -94,6 +95,7 @@ class Rig:
     def config(self, name: str = "box.yaml", **sync) -> Path:
         secret = self.tmp / "ingest.secret"  # the ingest password from a file, not the environment
         secret.write_text(INGEST_PASSWORD)
+        sync = {"wait_for_ingest_s": 3, **sync}  # drain only while ingest is heard, as in production
         return write_config(self.tmp / name, fleet=self.fleet, redis_url=self.redis.url, sync=sync,
                             cloud={"ingest_password_file": str(secret)})
 
@@ -115,6 +117,30 @@ class Rig:
         thread = threading.Thread(target=run_ingest, args=(cfg, stop), kwargs={"worker": "inproc"})
         thread.start()
         self._ingest = (stop, thread)
+        self.await_ingest()
+
+    def await_ingest(self) -> None:
+        """Until ingest has subscribed, the broker drops what it receives (no session to queue for):
+        a fleet's ingest connects once before any device publishes. Proven here by a status message
+        that makes it into the database."""
+        import paho.mqtt.client as mqtt
+
+        from cloud_sync.db.models import HealthRecord
+
+        device = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        device.tls_set(ca_certs=str(self.fleet.broker.files.tls.ca_cert))
+        device.username_pw_set("edge-001", self.fleet.passwords["edge-001"])
+        device.connect("127.0.0.1", self.fleet.broker.port)
+        device.loop_start()
+
+        def seen() -> bool:
+            device.publish("storelens/v1/store-001/edge-001/status", b"online", qos=1)
+            with Session(self.fleet.engine) as session:
+                return session.get(HealthRecord, "edge-001") is not None
+
+        wait_for(seen, 30, "ingest to subscribe", poll_s=0.3)
+        device.disconnect()
+        device.loop_stop()
 
     def log(self, name: str = "sync.log") -> str:
         return (self.tmp / name).read_text(errors="replace")

@@ -2,7 +2,7 @@
 
 Run by Debian's /usr/bin/python3 (python3-gi, gir1.2-gst-rtsp-server-1.0), not the project venv:
     /usr/bin/python3 rtsp_server_gst.py --port 8554 --path /door --file video.avi
-Serves the H.264 in the file without re-encoding, to every client from the start of the file.
+Serves the file as H.264 (re-encoded at 10 fps, keyframe every second), each client from its start.
 Prints `ready` once listening; SIGTERM stops it (the tests use that to make the stream drop).
 """
 

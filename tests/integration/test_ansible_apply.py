@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cloud_sync.localserver import free_port
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,12 +34,6 @@ SECRETS = {
     "ingest": "ingest-Secret-99",
     "dash": "dash-Secret-77",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _self_signed(tmp: Path) -> tuple[str, str]:
@@ -80,6 +76,7 @@ def _inventory(tmp: Path, root: Path, media_models: Path, ports: dict[str, int])
         "broker_tls_cert": "{{ vault_broker_tls_cert }}", "broker_tls_key": "{{ vault_broker_tls_key }}",
         "broker_tls_ca": "{{ vault_broker_tls_ca }}", "broker_bind": "127.0.0.1",
         "storelens_broker_ca": "{{ vault_broker_tls_ca }}",
+        "storelens_database_user": "sl_ingest", "storelens_database_name": "sl_fleet",
         # the test's files belong to whoever runs it, so the broker must not drop to another user
         "broker_user": pwd.getpwuid(os.getuid()).pw_name,
     }
@@ -264,3 +261,19 @@ def test_generated_broker_conf_enforces_tls_passwords_and_store_acl(deployed, se
         client.disconnect()
         client.loop_stop()
     assert inbox == ["storelens/v1/t-001/edge-t-1/aggregates"]
+
+
+def test_cloud_db_bootstrap_sql_is_idempotent_on_real_postgresql(deployed, pg_server):
+    """The role's SQL (role + database, quoted password) run twice against a real server."""
+    from cloud_sync.db.pgserver import pg_bin
+
+    script = deployed["root"] / "etc/postgresql/15/main/storelens-bootstrap.sql"
+    psql = [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(pg_server.port), "-U", "storelens", "-d", "postgres",
+            "-v", "ON_ERROR_STOP=1", "-qAt"]
+    for _ in range(2):
+        result = subprocess.run([*psql, "-f", str(script)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+    query = ("SELECT r.rolcanlogin, r.rolpassword LIKE 'SCRAM-SHA-256$%', d.datname FROM pg_authid r "
+             "JOIN pg_database d ON d.datdba = r.oid WHERE r.rolname = 'sl_ingest'")
+    result = subprocess.run([*psql, "-c", query], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "t|t|sl_fleet"

@@ -142,3 +142,21 @@ def test_demo_stores_are_valid_configs_that_differ(tmp_path) -> None:
         assert cfg.edge.cameras[0].loop and cfg.edge.cameras[0].realtime
         assert cfg.sync.mqtt_password_file is not None  # secrets in files, never in the config
     assert cloud_config("sqlite:///x.db", ends, tmp_path / "ingest").cloud.mqtt_port == 18883
+
+
+def test_demo_on_a_taken_port_says_so_in_one_line_and_leaves_nothing_running(tmp_path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "storelens", "demo", "--no-edge", "--seed-stores", "0",
+                               "--port", str(port), "--dir", str(tmp_path / "demo")],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "STORELENS_LOG": "ERROR"})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"storelens: error: dashboard cannot listen on 127.0.0.1:{port}: Address already in use; "
+        "choose another --port / dashboard.port")
+    assert "Traceback" not in proc.stderr

@@ -144,6 +144,8 @@ HEALTHY = {"status": "online", "last_heartbeat": NOW - timedelta(seconds=30), "c
      ({"backlight_score": 2.5}, ["backlit faces"]), ({"small_face_fraction": 0.8}, ["faces too small"]),
      ({"edge_problem": "lens dirty"}, ["lens dirty"]),
      ({"status": "offline", "backlight_score": 3.0}, ["offline", "backlit faces"]),
+     ({"camera_up": None, "fps": float("nan")}, ["no frames"]),  # heartbeat without cameras
+     ({"backlight_score": float("nan"), "edge_problem": float("nan")}, []),
      ({"last_heartbeat": datetime(2026, 6, 2, 11, 59)}, [])],  # naive values are read as UTC
 )
 def test_camera_problems(change: dict, expected: list[str]) -> None:

