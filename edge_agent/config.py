@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from edge_agent.analytics.config import AnalyticsConfig
@@ -12,6 +14,9 @@ from edge_agent.pipeline_config import PipelineConfig
 from edge_agent.sources.config import CameraConfig
 from edge_agent.tracking.config import ReidConfig, TrackingConfig
 from storelens.configbase import StrictModel
+
+if TYPE_CHECKING:
+    from storelens.config import StorelensConfig
 
 
 class EdgeConfig(StrictModel):
@@ -26,3 +31,11 @@ class EdgeConfig(StrictModel):
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig, description="Lines, zones, heatmap.")
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="Which stages run how often.")
     window_minutes: int = Field(15, ge=1, le=1440, description="Length of one AggregateWindow in minutes.")
+
+
+def for_camera(cfg: StorelensConfig, camera: CameraConfig) -> StorelensConfig:
+    """The config as one camera sees it: the camera's own enhance/analytics replace the edge-wide ones."""
+    overrides = {key: getattr(camera, key) for key in ("enhance", "analytics") if getattr(camera, key) is not None}
+    if not overrides:
+        return cfg
+    return cfg.model_copy(update={"edge": cfg.edge.model_copy(update=overrides)})

@@ -14,6 +14,7 @@ from cloud_sync.messages import AggregateWindow
 from edge_agent.aggregate import WindowCounts, Windower
 from edge_agent.analytics.homography import FloorMapper
 from edge_agent.analytics.scene import FrameResult, SceneAnalytics
+from edge_agent.config import for_camera
 from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.frame import Frame
 from edge_agent.timing import StageTimes
@@ -68,6 +69,7 @@ class CameraPipeline:
         from edge_agent.detect.persons import build_person_detector
         from edge_agent.tracking.embedder import ReidEmbedder
 
+        cfg = for_camera(cfg, camera)
         edge = cfg.edge
         embedder = ReidEmbedder.from_config(edge.reid.model, cfg.models) if edge.reid.enabled else None
         mapper = FloorMapper.calibrate(edge.analytics.homography) if edge.analytics.homography else None

@@ -45,11 +45,12 @@ def upsert_windows(session: Session, *, windows: Iterable[AggregateWindow]) -> i
     insert = _INSERTS.get(session.get_bind().dialect.name)
     if insert is None:
         raise RuntimeError(f"unsupported database dialect {session.get_bind().dialect.name!r}")
-    stmt = insert(AggregateRecord).values([window_row(w, now) for w in unique.values()])
-    updated = {c.name: stmt.excluded[c.name] for c in AggregateRecord.__table__.columns if c.name not in (*_KEY, "id")}
-    stmt = stmt.on_conflict_do_update(index_elements=list(_KEY), set_=updated,
-                                      where=AggregateRecord.__table__.c.seq <= stmt.excluded.seq)
-    session.execute(stmt)
+    table = AggregateRecord.__table__
+    stmt = insert(table)
+    updated = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in (*_KEY, "id")}
+    stmt = stmt.on_conflict_do_update(index_elements=list(_KEY), set_=updated, where=table.c.seq <= stmt.excluded.seq)
+    # executemany on the Core connection: one cached statement, batched by the driver ("insertmanyvalues")
+    session.connection().execute(stmt, [window_row(w, now) for w in unique.values()])
     return len(unique)
 
 

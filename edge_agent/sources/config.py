@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import Field, field_validator
 
+from edge_agent.analytics.config import AnalyticsConfig
+from edge_agent.enhance.config import EnhanceConfig
 from storelens.configbase import StrictModel
 
 
@@ -22,6 +24,18 @@ class CameraConfig(StrictModel):
     )
     realtime: bool = Field(False, description="Files only: pace frames at the file's fps, as a live camera would.")
     loop: bool = Field(False, description="Files only: start again at the end (demos); timestamps keep increasing.")
+    open_timeout_s: float = Field(10.0, gt=0, le=600, description="Live only: give up opening the stream after this long.")
+    read_timeout_s: float = Field(
+        5.0, gt=0, le=600, description="Live only: a read that blocks this long counts as a drop (then reconnect)."
+    )
+    enhance: EnhanceConfig | None = Field(
+        None, description="This camera's backlight/low-light settings; default edge.enhance."
+    )
+    analytics: AnalyticsConfig | None = Field(
+        None,
+        description="This camera's entrance lines, zones and floor calibration (image pixels differ per "
+        "camera); default edge.analytics.",
+    )
 
     @field_validator("start_time")
     @classmethod

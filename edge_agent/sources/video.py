@@ -31,8 +31,12 @@ def is_live(url: str) -> bool:
     return url.startswith(_LIVE_PREFIXES) or url.isdigit()
 
 
-def _capture(url: str) -> cv2.VideoCapture:
-    return cv2.VideoCapture(int(url)) if url.isdigit() else cv2.VideoCapture(url)
+def _capture(cfg: CameraConfig) -> cv2.VideoCapture:
+    # Timeouts stop a dead RTSP server from blocking a read for FFmpeg's default ~30 s.
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(cfg.open_timeout_s * 1000),
+              cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(cfg.read_timeout_s * 1000)]
+    source = int(cfg.url) if cfg.url.isdigit() else cfg.url
+    return cv2.VideoCapture(source, cv2.CAP_ANY, params)
 
 
 class _Throttle:
@@ -149,7 +153,7 @@ class LiveSource:
         delay = self._cfg.reconnect_initial_s
         attempts = 0
         while not self._stop.is_set():
-            cap = _capture(self._cfg.url)
+            cap = _capture(self._cfg)
             if cap.isOpened():
                 if attempts:
                     log.info("camera %s: reconnected after %d attempts", self._cfg.id, attempts)

@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from storelens.cli.bench_people import add_parsers  # pipeline, reid, tracking (people analytics)
 
     add_parsers(sub, _common, _media)
+    from storelens.cli.bench_sync import add_parsers as add_sync_parsers  # ingest, publish (sync/cloud)
+
+    add_sync_parsers(sub)
 
 
 def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -23,10 +23,12 @@ from sqlalchemy import create_engine, text
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _start(workdir: Path, *extra: str) -> subprocess.Popen:
+def _start(workdir: Path, *extra: str, model_dir: Path | None = None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "storelens", "demo", "--port", "0", "--seed-stores", "3", "--seed-days", "5",
            "--status-every", "3", "--dir", str(workdir), *extra]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "STORELENS_LOG": "WARNING"}
+    if model_dir is not None:
+        env["STORELENS_MODEL_DIR"] = str(model_dir)
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
@@ -102,9 +104,9 @@ def test_light_demo_serves_dashboard_and_stops_cleanly(tmp_path, stop_signal) ->
 
 
 @pytest.mark.vision
-def test_full_demo_moves_windows_from_video_to_database(tmp_path) -> None:
+def test_full_demo_moves_windows_from_video_to_database(tmp_path, model_dir) -> None:
     workdir = tmp_path / "demo"
-    proc = _start(workdir, "--duration", "150")
+    proc = _start(workdir, "--duration", "150", model_dir=model_dir)
     try:
         _read_until(proc, r"dashboard: http://", 120)
         children = _children(proc.pid)
@@ -160,3 +162,14 @@ def test_demo_on_a_taken_port_says_so_in_one_line_and_leaves_nothing_running(tmp
         f"storelens: error: dashboard cannot listen on 127.0.0.1:{port}: Address already in use; "
         "choose another --port / dashboard.port")
     assert "Traceback" not in proc.stderr
+
+
+def test_demo_without_models_names_the_fix_in_one_line(tmp_path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "storelens", "demo", "--port", "0", "--dir", str(tmp_path / "d")],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "STORELENS_MODEL_DIR": str(tmp_path / "no-models")})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"storelens: error: model 'yunet' missing: {tmp_path / 'no-models' / 'face_detection_yunet_2023mar.onnx'} "
+        "not found; run `storelens models pull --only yunet` (or run the demo with --no-edge)"]
+    assert not (tmp_path / "d").exists()  # failed before starting anything

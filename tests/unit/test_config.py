@@ -79,3 +79,22 @@ def test_backend_type_defaults_when_omitted() -> None:
     cfg = parse_config({"edge": {"faces": {"score_threshold": 0.7}, "persons": {"type": "nanodet"}}})
     assert (cfg.edge.faces.type, cfg.edge.faces.score_threshold) == ("yunet", 0.7)
     assert cfg.edge.persons.type == "nanodet"
+
+
+def test_camera_sections_override_edge_wide_ones() -> None:
+    from edge_agent.config import for_camera
+
+    cfg = parse_config({
+        "edge": {
+            "enhance": {"mode": "off"},
+            "analytics": {"lines": [{"start": [0, 100], "end": [640, 100]}]},
+            "cameras": [
+                {"id": "door", "url": "a.mp4", "enhance": {"mode": "always"}},
+                {"id": "floor", "url": "b.mp4"},
+            ],
+        }
+    })
+    door, floor = cfg.edge.cameras
+    assert for_camera(cfg, door).edge.enhance.mode == "always"
+    assert for_camera(cfg, door).edge.analytics.lines[0].end == cfg.edge.analytics.lines[0].end
+    assert for_camera(cfg, floor) is cfg
