@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from cloud_sync.db import repository as repo
@@ -122,13 +122,29 @@ class Ingestor:
             self.link.client.publish(INGEST_ALIVE_TOPIC, b"alive", qos=0)
             self._last_ping = now
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, *, idle_exit_s: float | None = None) -> None:
+        """Until `stop`; with `idle_exit_s`, also return once subscribed and idle that long."""
+        idle_since = time.monotonic()
         while not stop.is_set():
             self._ping()
             batch = self._next_batch(stop)
             while batch and not self._commit(batch):
                 if stop.wait(2.0):  # database down: keep the batch (unacknowledged) and retry
                     return
+            if batch or not self._subscribed.is_set():
+                idle_since = time.monotonic()
+            elif idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
+                return
+
+    def retire(self, stop: threading.Event, idle_s: float = 3.0) -> None:
+        """Scale-down: take this worker's queued share, leave the group, and end its session.
+
+        Mosquitto keeps handing a share of the traffic to a stopped worker's persistent session,
+        so a worker that will not come back must be retired, never just stopped.
+        """
+        self.run(stop, idle_exit_s=idle_s)
+        self.link.client.unsubscribe(self.subscription)
+        self.run(stop, idle_exit_s=1.0)  # anything delivered before the UNSUBACK
 
     def _next_batch(self, stop: threading.Event) -> list:
         try:
@@ -144,11 +160,10 @@ class Ingestor:
         return batch
 
     def _commit(self, batch: list) -> bool:
+        """Store and commit a batch, then acknowledge it. False: database unreachable, retry later."""
         try:
-            with Session(self.engine) as session:
-                counts = self.store_batch(session, [(m.topic, m.payload) for m in batch])
-                session.commit()
-        except SQLAlchemyError as exc:
+            counts = self._store_batch_or_singly(batch)
+        except (OperationalError, InterfaceError) as exc:  # the database is down, not the data bad
             self.db_state.failed(str(exc).splitlines()[0])
             return False
         self.db_state.recovered()
@@ -156,6 +171,37 @@ class Ingestor:
             self.link.client.ack(msg.mid, msg.qos)
         self._count(len(batch), counts)
         return True
+
+    def _store_batch_or_singly(self, batch: list) -> tuple[int, int, int]:
+        try:
+            return self._store([(m.topic, m.payload) for m in batch])
+        except (OperationalError, InterfaceError):
+            raise
+        except SQLAlchemyError as exc:  # a message the database refuses must not block the rest
+            log.error("batch of %d refused by the database (%s): storing one by one",
+                      len(batch), str(exc).splitlines()[0])
+            return self._store_one_by_one(batch)
+
+    def _store(self, messages: list[tuple[str, bytes]]) -> tuple[int, int, int]:
+        with Session(self.engine) as session:
+            counts = self.store_batch(session, messages)
+            session.commit()
+        return counts
+
+    def _store_one_by_one(self, batch: list) -> tuple[int, int, int]:
+        totals = [0, 0, 0]
+        for msg in batch:
+            try:
+                counts = self._store([(msg.topic, msg.payload)])
+            except (OperationalError, InterfaceError):
+                raise
+            except SQLAlchemyError as exc:
+                with Session(self.engine) as session:
+                    self._dead(session, msg.topic, f"database refused: {str(exc).splitlines()[0]}", msg.payload)
+                    session.commit()
+                counts = (0, 0, 1)
+            totals = [t + c for t, c in zip(totals, counts, strict=True)]
+        return tuple(totals)
 
     def _count(self, received: int, counts: tuple[int, int, int]) -> None:
         self.stats.received += received

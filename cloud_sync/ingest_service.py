@@ -45,7 +45,8 @@ def ingest_link(cfg, worker: str | None = None) -> MqttLink:
     return MqttLink(settings)
 
 
-def run_ingest(cfg, stop: threading.Event, *, worker: str | None = None) -> IngestStats:
+def run_ingest(cfg, stop: threading.Event, *, worker: str | None = None, retire: bool = False) -> IngestStats:
+    """Ingest until `stop`; `retire` drains this worker's queued share, then ends its session."""
     engine = database_engine(cfg)
     init_db(engine)
     link = ingest_link(cfg, worker)
@@ -54,9 +55,12 @@ def run_ingest(cfg, stop: threading.Event, *, worker: str | None = None) -> Inge
                         alive_interval_s=cfg.cloud.alive_interval_s)
     link.start()
     try:
-        ingestor.run(stop)
+        if retire:
+            ingestor.retire(stop)
+        else:
+            ingestor.run(stop)
     finally:
-        link.stop()
+        link.stop(end_session=retire and not stop.is_set())
         engine.dispose()
     s = ingestor.stats
     log.info("ingest stopped: %d received, %d windows stored, %d health, %d dead letters",

@@ -66,7 +66,7 @@ class AggregateWindow(WireModel):
     camera_id: Ident
     window_start: datetime
     window_end: datetime
-    seq: int = Field(0, ge=0, le=2**62)
+    seq: int = Field(0, ge=0, le=2**31 - 1)  # fits the database INTEGER column
     entries: Count = 0
     exits: Count = 0
     unique_visitors: Count = 0

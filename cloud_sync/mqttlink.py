@@ -86,9 +86,14 @@ class MqttLink:
                                   properties=self._connect_properties())
         self.client.loop_start()
 
-    def stop(self) -> None:
+    def stop(self, *, end_session: bool = False) -> None:
+        """Disconnect; `end_session` also tells the broker to drop our persistent session now."""
         self._stopping = True
-        self.client.disconnect()
+        props = None
+        if end_session:
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0
+        self.client.disconnect(properties=props)
         self.client.loop_stop()
 
     def _on_connect(self, client, _userdata, _flags, reason_code, _props) -> None:

@@ -33,22 +33,14 @@ def link_settings(cfg) -> LinkSettings:
 def run_sync(cfg, stop: threading.Event) -> PublishStats:
     """Run the publisher and heartbeat until `stop` is set; returns what was sent."""
     buffer = open_buffer(cfg)
-    status = EdgeStatus(buffer.client, stream=cfg.sync.stream)
     will = Will(topic(cfg.store_id, cfg.device_id, "status"), b"offline")
     link = MqttLink(link_settings(cfg), will=will)
-    heartbeat = Heartbeat(link=link, buffer=buffer, status=status, store_id=cfg.store_id,
-                          device_id=cfg.device_id, interval_s=cfg.sync.heartbeat_s)
+    heartbeat = Heartbeat(link=link, buffer=buffer, status=EdgeStatus(buffer.client, stream=cfg.sync.stream),
+                          store_id=cfg.store_id, device_id=cfg.device_id, interval_s=cfg.sync.heartbeat_s)
     presence = CloudPresence(cfg.sync.wait_for_ingest_s)
     link.on_up = lambda client: (heartbeat.announce_online(client), presence.on_up(client))
     link.client.message_callback_add(INGEST_ALIVE_TOPIC, presence.on_ping)
-    publisher = Publisher(
-        buffer=buffer, link=link, schedule=OffPeakSchedule(cfg.sync.offpeak, cfg.timezone),
-        bucket=TokenBucket(cfg.sync.bandwidth_bytes_per_s),
-        settings=PublisherSettings(store_id=cfg.store_id, device_id=cfg.device_id, consumer=cfg.device_id,
-                                   batch_size=cfg.sync.batch_size, ack_timeout_s=cfg.sync.ack_timeout_s,
-                                   idle_poll_s=cfg.sync.idle_poll_s, retry_max_s=cfg.sync.reconnect_max_s),
-        presence=presence,
-    )
+    publisher = _publisher(cfg, buffer, link, presence)
     link.start()
     beat = threading.Thread(target=heartbeat.run, args=(stop,), name="heartbeat", daemon=True)
     beat.start()
@@ -59,6 +51,15 @@ def run_sync(cfg, stop: threading.Event) -> PublishStats:
     log.info("sync stopped: %d sent, %d acknowledged, %d refused, %d unacknowledged",
              publisher.stats.sent, publisher.stats.acked, publisher.stats.refused, publisher.stats.timed_out)
     return publisher.stats
+
+
+def _publisher(cfg, buffer: EdgeBuffer, link: MqttLink, presence: CloudPresence) -> Publisher:
+    sync = cfg.sync
+    settings = PublisherSettings(store_id=cfg.store_id, device_id=cfg.device_id, consumer=cfg.device_id,
+                                 batch_size=sync.batch_size, ack_timeout_s=sync.ack_timeout_s,
+                                 idle_poll_s=sync.idle_poll_s, retry_max_s=sync.reconnect_max_s)
+    return Publisher(buffer=buffer, link=link, schedule=OffPeakSchedule(sync.offpeak, cfg.timezone),
+                     bucket=TokenBucket(sync.bandwidth_bytes_per_s), settings=settings, presence=presence)
 
 
 def _shutdown(link: MqttLink, heartbeat: Heartbeat, beat: threading.Thread) -> None:

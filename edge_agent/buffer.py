@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from cloud_sync.messages import AggregateWindow
+from cloud_sync.messages import MAX_PAYLOAD_BYTES, AggregateWindow
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,20 @@ class BufferStats:
         return self.dropped_full + self.dropped_age
 
 
+def fit_to_wire(window: AggregateWindow) -> bytes:
+    """The window's JSON, within what ingest accepts. A heatmap on a very fine grid can outgrow it:
+    then the per-age-band heatmaps, and if need be the cells, are left out (loudly) so the counts
+    still travel instead of being dead-lettered in the cloud."""
+    payload = window.to_json()
+    for cut in ({"by_band": {}}, {"by_band": {}, "cells": []}):
+        if len(payload) <= MAX_PAYLOAD_BYTES:
+            return payload
+        log.error("window %s/%s is %d bytes (> %d): leaving out heatmap %s", window.camera_id,
+                  window.window_start.isoformat(), len(payload), MAX_PAYLOAD_BYTES, " and ".join(cut))
+        payload = window.model_copy(update={"heatmap": window.heatmap.model_copy(update=cut)}).to_json()
+    return payload
+
+
 def _entry_time(entry_id: str) -> datetime:
     return datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC)
 
@@ -118,7 +132,7 @@ class EdgeBuffer:
         key = "|".join((window.device_id, window.camera_id, window.window_start.isoformat()))
         entry_id, full, old = self._append(
             keys=[self.stream, self.stats_key],
-            args=[window.to_json(), key, window.window_start.isoformat(), self.max_bytes, self.max_age_ms],
+            args=[fit_to_wire(window), key, window.window_start.isoformat(), self.max_bytes, self.max_age_ms],
         )
         self._report_drops(full, old)
         return entry_id.decode()
@@ -214,9 +228,15 @@ class EdgeBuffer:
 
 def open_buffer(cfg) -> EdgeBuffer:
     """The buffer named by a StorelensConfig; the Redis password comes from env/file only."""
+    from urllib.parse import urlsplit
+
     from cloud_sync.secrets import read_secret
+    from storelens.errors import ConfigError
 
     sync = cfg.sync
+    if urlsplit(sync.redis_url).password:
+        raise ConfigError("sync.redis_url: put the Redis password in $STORELENS_REDIS_PASSWORD or "
+                          "sync.redis_password_file, not in the config")
     password = read_secret(env="STORELENS_REDIS_PASSWORD", file=sync.redis_password_file,
                            what="sync.redis_password", mode=cfg.mode, required=False)
     client = redis.Redis.from_url(sync.redis_url, password=password, socket_timeout=10,

@@ -144,7 +144,7 @@ class WireTap:
         with self._lock:
             self.messages.append((msg.topic, msg.payload))
 
-    def keys(self) -> list[tuple[str, str, str]]:
+    def window_keys(self) -> list[tuple[str, str, str]]:
         from cloud_sync.messages import window_from_payload
 
         with self._lock:

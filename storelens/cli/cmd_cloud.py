@@ -11,6 +11,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="cloud_command", required=True)
     ingest = sub.add_parser("ingest", help="store windows from the broker (until SIGTERM)")
     ingest.add_argument("--worker", help="worker name, unique per ingest process (default: hostname)")
+    ingest.add_argument("--retire", action="store_true",
+                        help="scale down: store this worker's queued messages, then end its broker session")
     ingest.set_defaults(func=_ingest)
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="migrate the schema to the newest revision").set_defaults(func=_db_upgrade)
@@ -66,7 +68,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from cloud_sync.ingest_service import run_ingest
     from cloud_sync.signals import stop_on_signals
 
-    run_ingest(_config(args), stop_on_signals(), worker=args.worker)
+    run_ingest(_config(args), stop_on_signals(), worker=args.worker, retire=args.retire)
     return 0
 
 

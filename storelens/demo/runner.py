@@ -64,6 +64,8 @@ class Demo:
         self.report = report  # the CLI prints; library code only logs
         self.state: DemoState | None = None
         self._threads: list[threading.Thread] = []
+        self._device_passwords: dict[str, str] = {}
+        self._ingest_file: Path | None = None
 
     def run(self, stop: threading.Event) -> DemoState:
         """Start everything, report status until `stop` (or the duration), then stop everything."""
@@ -261,21 +263,23 @@ class Demo:
 
 
 def _buffer_counts(redis_url: str | None, store: DemoStore) -> str:
-    """'N made, M waiting' from the store's edge buffer stream (made = ever appended)."""
+    """'N made, M sent,' from the store's edge buffer (sent = acknowledged by the broker and removed)."""
     import redis
+
+    from edge_agent.buffer import EdgeBuffer
 
     if redis_url is None:
         return "buffer down,"
     client = redis.Redis.from_url(redis_url, socket_timeout=2)
     try:
-        info = client.xinfo_stream(f"storelens:{store.store_id}")
-        return f"{info.get('entries-added', info.get('length', 0))} made, {info.get('length', 0)} waiting,"
-    except redis.ResponseError:
-        return "0 made, 0 waiting,"  # the stream appears with the first window
+        stats = EdgeBuffer(client, stream=f"storelens:{store.store_id}").stats()
     except redis.RedisError as exc:
         return f"buffer unreachable ({exc.__class__.__name__}),"
     finally:
         client.close()
+    dropped = stats.dropped_full + stats.dropped_age
+    sent = stats.appended - stats.depth - dropped
+    return f"{stats.appended} made, {sent} sent," + (f" {dropped} dropped," if dropped else "")
 
 
 def _stored(engine, store_id: str) -> int:

@@ -117,3 +117,17 @@ def test_generated_config_is_tls_only_without_anonymous_access(fleet) -> None:
     assert "topic write storelens/v1/store-001/edge-001/#" in acl
     assert fleet.passwords["edge-001"] not in fleet.broker.files.passwd.read_text()  # hashed only
     assert oct(fleet.broker.files.passwd.stat().st_mode & 0o777) == "0o600"
+
+
+def test_cli_broker_config_writes_a_production_shaped_broker_dir(tmp_path, capsys, monkeypatch) -> None:
+    from storelens.cli import main
+
+    monkeypatch.setenv("STORELENS_INGEST_PASSWORD", "a-long-ingest-secret")
+    (tmp_path / "cloud.yaml").write_text(
+        f"cloud: {{database_url: 'sqlite:///{tmp_path}/c.db', broker_dir: '{tmp_path}/broker', broker_port: 8883}}\n")
+    assert main(["cloud", "--config", str(tmp_path / "cloud.yaml"), "broker", "config", "--host", "mqtt.example.com"]) == 0
+    assert "start the broker with: mosquitto -c" in capsys.readouterr().out
+    conf = (tmp_path / "broker" / "mosquitto.conf").read_text()
+    assert "listener 8883 0.0.0.0" in conf and "allow_anonymous false" in conf and "\nuser " not in conf
+    passwd = (tmp_path / "broker" / "passwd").read_text()
+    assert passwd.startswith("ingest:$7$") and "a-long-ingest-secret" not in passwd

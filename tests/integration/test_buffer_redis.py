@@ -102,3 +102,18 @@ def test_password_protected_redis_refuses_without_it(tmp_path) -> None:
         with pytest.raises(redis.AuthenticationError):
             EdgeBuffer(redis.Redis.from_url(server.url)).stats()
         assert EdgeBuffer(redis.Redis.from_url(server.url, password="s3cret-test")).stats().depth == 0
+
+
+def test_an_oversized_window_loses_heatmap_detail_not_its_counts(edge_buffer: EdgeBuffer, caplog) -> None:
+    from cloud_sync.messages import MAX_PAYLOAD_BYTES, Heatmap, window_from_payload
+
+    cells = [[c % 1000, c // 1000, 1] for c in range(30_000)]  # a very fine grid: ~400 kB of cells
+    window = make_windows(1)[0].model_copy(update={
+        "heatmap": Heatmap(cell_m=0.05, width_cells=1000, height_cells=30, cells=cells, by_band={"18-24": cells})})
+    with caplog.at_level(logging.ERROR, logger="edge_agent.buffer"):
+        edge_buffer.append(window)
+    payload = edge_buffer.read_batch("edge-001", 1)[0].payload
+    sent = window_from_payload(payload)  # ingest will accept it
+    assert len(payload) <= MAX_PAYLOAD_BYTES and sent.entries == window.entries
+    assert sent.heatmap.by_band == {} and sent.heatmap.cells == []
+    assert "leaving out heatmap" in caplog.text

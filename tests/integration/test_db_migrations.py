@@ -74,3 +74,15 @@ def test_a_create_all_database_is_adopted_then_upgraded(tmp_path) -> None:
     init_db(engine)
     assert "alembic_version" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_cli_db_upgrade_migrates_the_configured_database(db_url, tmp_path, capsys) -> None:
+    from storelens.cli import main
+
+    (tmp_path / "cloud.yaml").write_text(f"cloud: {{database_url: '{db_url}'}}\n")
+    assert main(["cloud", "--config", str(tmp_path / "cloud.yaml"), "db", "upgrade"]) == 0
+    assert "newest schema revision" in capsys.readouterr().out
+    engine = make_engine(db_url)
+    assert {"aggregaterecord", "device", "deadletter", "healthrecord", "store", "user"} <= set(
+        inspect(engine).get_table_names())
+    engine.dispose()

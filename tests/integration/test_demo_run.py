@@ -83,7 +83,7 @@ def test_light_demo_serves_dashboard_and_stops_cleanly(tmp_path, stop_signal) ->
                              data={"username": "manager", "password": logins["manager"]})
         assert reply.status_code == 302 and reply.headers["Location"].endswith("/store")
         assert session.get(url_match.group(1) + "_dash-layout", timeout=30).status_code == 200
-        status, _ = _read_until(proc, r"demo-north: (\d+) made, (\d+) waiting, (\d+) stored", 30)
+        status, _ = _read_until(proc, r"demo-north: (\d+) made, (\d+) sent, (\d+) stored", 30)
         assert status.group(1) == "0"  # no edge agents, nothing made
         children = _children(proc.pid)
         assert sorted(children.values()) == ["mosquitto", "redis-server", "redis-server"]
@@ -107,20 +107,21 @@ def test_light_demo_serves_dashboard_and_stops_cleanly(tmp_path, stop_signal) ->
 def test_full_demo_moves_windows_from_video_to_database(tmp_path, model_dir) -> None:
     workdir = tmp_path / "demo"
     proc = _start(workdir, "--duration", "150", model_dir=model_dir)
+    transcript: list[str] = []
     try:
-        _read_until(proc, r"dashboard: http://", 120)
+        _match, lines = _read_until(proc, r"dashboard: http://", 120)
+        transcript += lines
         children = _children(proc.pid)
-        stored = None
-        while proc.poll() is None:
-            match, _ = _read_until(proc, r"demo-north: (\d+) made, (\d+) waiting, (\d+) stored", 160)
-            if int(match.group(3)) > 0:
-                stored = int(match.group(3))
-                break
-        assert stored, "no window reached the database"
+        stored = 0
+        while not stored and proc.poll() is None:
+            match, lines = _read_until(proc, r"demo-north: (\d+) made, (\d+) sent, (\d+) stored|demo stopped", 160)
+            transcript += lines
+            stored = int(match.group(3) or 0) if match.lastindex else 0
+        assert stored > 0, "no window reached the database:\n" + "\n".join(transcript[-30:])
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=90)
-    assert proc.returncode == 0, out[-3000:]
+    assert proc.returncode == 0, "\n".join(transcript[-20:]) + out[-3000:]
     assert len(children) == 3 and _alive(children) == []
     engine = create_engine(f"sqlite:///{workdir / 'cloud.db'}")
     with engine.connect() as conn:

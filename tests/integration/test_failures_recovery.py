@@ -34,7 +34,7 @@ def _fill(rig, windows) -> list[tuple[str, str, str]]:
 
 def _check(name: str, rig, sent: list) -> None:
     arrived = rig.wait_arrived(len(sent))
-    wire = Counter(k for k in rig.tap.keys() if k in set(sent))
+    wire = Counter(k for k in rig.tap.window_keys() if k in set(sent))
     duplicated = len(arrived) - len(set(arrived))
     report(name, sent=len(sent), arrived=len(set(arrived) & set(sent)), duplicated=duplicated,
            redelivered=sum(wire.values()) - len(wire))
@@ -45,6 +45,12 @@ def _health(rig) -> dict | None:
     with Session(rig.fleet.engine) as session:
         row = session.get(HealthRecord, "edge-001")
         return row.payload if row and row.payload else None
+
+
+def _status(rig) -> str | None:
+    with Session(rig.fleet.engine) as session:
+        row = session.get(HealthRecord, "edge-001")
+        return row.status if row else None
 
 
 def _lines(text: str, needle: str) -> int:
@@ -78,8 +84,10 @@ def test_publisher_sigkilled_mid_drain_then_restarted(rig) -> None:
     left = rig.buffer.stats()
     print(f"killed with {left.depth} windows buffered, {left.pending} sent but unacknowledged")
     assert 0 < left.depth < len(sent)
+    wait_for(lambda: _status(rig) == "offline", 15, "the last will to mark the box offline")
     rig.start_sync(bandwidth_bytes_per_s=0, log="sync2.log")
     _check("publisher SIGKILL", rig, sent)
+    wait_for(lambda: _status(rig) == "online", 15, "the restarted box to be online again")
 
 
 def test_redis_restarted_mid_drain_data_comes_back_from_the_aof(rig) -> None:
@@ -105,7 +113,7 @@ def test_the_same_window_delivered_twice_is_stored_once(rig) -> None:
     for w in windows[:10]:  # and the network replays 10 more
         replay.client.publish("storelens/v1/store-001/edge-001/aggregates", w.to_json(), qos=1).wait_for_publish(5)
     replay.close()
-    wait_for(lambda: len(rig.tap.keys()) >= 100, 15, "the replays on the wire")
+    wait_for(lambda: len(rig.tap.window_keys()) >= 100, 15, "the replays on the wire")
     _check("same window twice", rig, sorted(set(sent)))
 
 
@@ -150,6 +158,7 @@ def test_wrong_password_logs_one_clear_line_and_loses_nothing(rig) -> None:
     errors = [line for line in rig.log().splitlines() if " ERROR " in line]
     print("\n".join(errors))
     assert len(errors) == 1 and "connection refused: Not authorized (check the username/password)" in errors[0]
+    assert "not-the-password" not in rig.log()  # secrets never reach the log
     assert rig.buffer.stats().depth == 100 and rig.arrived() == []
     rig.start_sync(log="sync2.log")  # the technician fixes the password
     _check("wrong password, then fixed", rig, sent)

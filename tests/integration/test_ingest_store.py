@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -114,3 +116,55 @@ def test_two_workers_split_the_load_without_duplicates(fleet, tmp_path, monkeypa
     print(f"worker w1 received {stats['w1'].received}, w2 received {stats['w2'].received}")
     assert stats["w1"].received > 0 and stats["w2"].received > 0
     assert stats["w1"].received + stats["w2"].received == 400
+
+
+class _Msg:
+    def __init__(self, topic_name: str, payload: bytes, mid: int) -> None:
+        self.topic, self.payload, self.mid, self.qos = topic_name, payload, mid, 1
+
+
+def test_a_message_the_database_refuses_is_dead_lettered_and_the_rest_stored(fleet) -> None:
+    from sqlalchemy import text
+
+    with fleet.engine.begin() as conn:  # stands in for any row a database rejects (a constraint, a trigger)
+        conn.execute(text("CREATE TRIGGER poison BEFORE INSERT ON aggregaterecord WHEN NEW.camera_id = 'cam2' "
+                          "BEGIN SELECT RAISE(ABORT, 'poisoned row'); END"))
+    acked = []
+    link = MqttLink(LinkSettings("127.0.0.1", 1, "x", "ingest", "x"))
+    link.client.ack = lambda mid, qos: acked.append(mid)
+    ingestor = Ingestor(engine=fleet.engine, link=link)
+    batch = [_Msg(TOPIC, w.to_json(), i) for i, w in enumerate(make_windows(8))]
+    assert ingestor._commit(batch) is True
+    with Session(fleet.engine) as session:
+        letters = list(session.exec(select(DeadLetter)))
+    assert len(stored_keys(fleet.engine)) == 6 and len(letters) == 2
+    assert letters[0].reason.startswith("database refused:") and "poisoned row" in letters[0].reason
+    assert sorted(acked) == list(range(8))  # all acknowledged: nothing blocks the queue
+
+
+def test_a_retired_worker_hands_back_its_share(fleet, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("STORELENS_INGEST_PASSWORD", INGEST_PASSWORD)
+    cfg = load_config(write_config(tmp_path / "c.yaml", fleet=fleet, redis_url="redis://127.0.0.1:1/0"))
+    stops = {n: threading.Event() for n in ("w1", "w2")}
+    threads = {n: threading.Thread(target=run_ingest, args=(cfg, stops[n]), kwargs={"worker": n}) for n in stops}
+    for t in threads.values():
+        t.start()
+    wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 2, 10, "two workers to connect")
+    time.sleep(0.5)
+    stops["w2"].set()  # stopped, not retired: the broker still queues a share for it
+    threads["w2"].join(10)
+    device = _device_client(fleet)
+    for w in make_windows(40):
+        device.publish(TOPIC, w.to_json(), qos=1).wait_for_publish(5)
+    time.sleep(1.5)
+    held_back = 40 - len(stored_keys(fleet.engine))
+    assert held_back > 0
+    run_ingest(cfg, threading.Event(), worker="w2", retire=True)  # drains its share, ends its session
+    assert len(stored_keys(fleet.engine)) == 40
+    for w in make_windows(40, start=datetime(2026, 4, 1, tzinfo=UTC)):
+        device.publish(TOPIC, w.to_json(), qos=1).wait_for_publish(5)
+    wait_for(lambda: len(stored_keys(fleet.engine)) == 80, 15, "all 40 new windows to reach w1 alone")
+    stops["w1"].set()
+    threads["w1"].join(10)
+    device.loop_stop()
+    print(f"stopped worker held back {held_back} of 40; after --retire the remaining worker takes all")

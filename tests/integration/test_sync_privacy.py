@@ -47,9 +47,8 @@ def _scan(value, path: str, problems: list[str]) -> None:
             problems.append(f"{path}: {len(value)} floats in a row (embedding-like)")
         for i, sub in enumerate(value):
             _scan(sub, f"{path}[{i}]", problems)
-    elif isinstance(value, str):
-        if len(value) > 64 or BASE64_RUN.search(value):
-            problems.append(f"{path}: long or base64-like string")
+    elif isinstance(value, str) and (len(value) > 64 or BASE64_RUN.search(value)):
+        problems.append(f"{path}: long or base64-like string")
 
 
 def test_captured_payloads_carry_no_pixels_embeddings_or_track_ids(rig) -> None:
