@@ -100,7 +100,7 @@ class Ingestor:
         self.stats = IngestStats()
         self.db_state = LinkState(f"database {engine.url.render_as_string(hide_password=True)}", log)
         link.on_up = self._subscribe
-        link.client.on_message = lambda _c, _u, msg: self.inbox.put(msg)
+        link.client.on_message = lambda _c, _u, msg: self.inbox.put((msg, link.generation))
         link.client.on_subscribe = self._on_subscribe
 
     def _subscribe(self, client) -> None:
@@ -167,14 +167,17 @@ class Ingestor:
             self.db_state.failed(str(exc).splitlines()[0])
             return False
         self.db_state.recovered()
-        for msg in batch:
-            self.link.client.ack(msg.mid, msg.qos)
+        for msg, generation in batch:
+            # A packet id from an earlier connection may now name another message: do not ack it,
+            # the broker redelivers that message anyway and the upsert stores it once.
+            if generation == self.link.generation:
+                self.link.client.ack(msg.mid, msg.qos)
         self._count(len(batch), counts)
         return True
 
     def _store_batch_or_singly(self, batch: list) -> tuple[int, int, int]:
         try:
-            return self._store([(m.topic, m.payload) for m in batch])
+            return self._store([(m.topic, m.payload) for m, _gen in batch])
         except (OperationalError, InterfaceError):
             raise
         except SQLAlchemyError as exc:  # a message the database refuses must not block the rest
@@ -190,7 +193,7 @@ class Ingestor:
 
     def _store_one_by_one(self, batch: list) -> tuple[int, int, int]:
         totals = [0, 0, 0]
-        for msg in batch:
+        for msg, _gen in batch:
             try:
                 counts = self._store([(msg.topic, msg.payload)])
             except (OperationalError, InterfaceError):

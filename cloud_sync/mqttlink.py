@@ -53,6 +53,7 @@ class MqttLink:
         self.settings = settings
         self.state = LinkState(f"MQTT broker {settings.host}:{settings.port} (user {settings.username})", log)
         self.on_up = on_up
+        self.generation = 0  # counts successful connections: packet ids are only valid within one
         self._stopping = False
         self.client = self._make_client(will)
 
@@ -101,6 +102,7 @@ class MqttLink:
             hint = " (check the username/password)" if reason_code.value in (0x86, 0x87) else ""
             self.state.failed(f"connection refused: {reason_code}{hint}")
             return
+        self.generation += 1
         self.state.recovered()
         if self.on_up:
             self.on_up(client)

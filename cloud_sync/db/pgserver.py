@@ -1,16 +1,18 @@
 """Launch a throwaway PostgreSQL server (initdb + postgres) for tests and benchmarks.
 
 PostgreSQL refuses to run as root, and CI runs as root: then the server runs as the
-unprivileged `nobody` user (via runuser) in a temp dir chowned to it. The temp dir is made
+unprivileged `nobody` user (subprocess user=/group=) in a temp dir chowned to it. The temp dir is made
 directly under the system temp dir because pytest's own temp dirs are 0700 root-owned.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -33,11 +35,13 @@ def pg_bin(name: str) -> str:
     return found
 
 
-def _as_user() -> list[str]:
-    """Command prefix that drops root to `nobody`; empty when not root."""
+def _as_user() -> dict:
+    """Popen arguments that run the child as `nobody` when we are root (no wrapper process, so
+    signals reach PostgreSQL itself); nothing otherwise."""
     if os.geteuid() != 0:
-        return []
-    return ["runuser", "-u", "nobody", "--"]
+        return {}
+    nobody = pwd.getpwnam("nobody")
+    return {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
 
 
 class PostgresServer:
@@ -62,23 +66,42 @@ class PostgresServer:
             for path in (self.root, data):
                 os.chown(path, nobody.pw_uid, nobody.pw_gid)
         self._run([pg_bin("initdb"), "-D", str(data), "-U", DB_USER, "--auth=trust", "-E", "UTF8", "--no-sync"])
+        return self._launch()
+
+    def _launch(self) -> PostgresServer:
+        data = self.root / "data"
         log_file = self.root / "postgres.log"
         cmd = [pg_bin("postgres"), "-D", str(data), "-p", str(self.port), "-h", "127.0.0.1",
                "-k", str(self.root), "-c", "fsync=off", "-c", "max_connections=50"]
-        with open(log_file, "wb") as out:
-            self.proc = subprocess.Popen(_as_user() + cmd, stdout=out, stderr=subprocess.STDOUT)
+        with open(log_file, "ab") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **_as_user())
         wait_for_port(self.port, self.proc, log_file, timeout_s=30)
         log.info("postgres on 127.0.0.1:%s in %s", self.port, self.root)
         return self
 
     def _run(self, cmd: list[str]) -> None:
-        done = subprocess.run(_as_user() + cmd, capture_output=True, text=True, cwd=self.root)
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=self.root, **_as_user())
         if done.returncode != 0:
             raise ServerError(f"{Path(cmd[0]).name} failed: {done.stderr.strip()[-300:]}")
 
-    def stop(self) -> None:
+    def _shutdown(self) -> None:
+        # SIGINT is PostgreSQL's "fast" shutdown; SIGTERM ("smart") waits for every client to leave.
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(15)
         stop_process(self.proc)
         self.proc = None
+
+    def pause(self) -> None:
+        """Stop the server but keep its data (a database outage); resume() brings it back."""
+        self._shutdown()
+
+    def resume(self) -> PostgresServer:
+        return self._launch()
+
+    def stop(self) -> None:
+        self._shutdown()
         if self.root:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None

@@ -133,7 +133,7 @@ def test_a_message_the_database_refuses_is_dead_lettered_and_the_rest_stored(fle
     link = MqttLink(LinkSettings("127.0.0.1", 1, "x", "ingest", "x"))
     link.client.ack = lambda mid, qos: acked.append(mid)
     ingestor = Ingestor(engine=fleet.engine, link=link)
-    batch = [_Msg(TOPIC, w.to_json(), i) for i, w in enumerate(make_windows(8))]
+    batch = [(_Msg(TOPIC, w.to_json(), i), link.generation) for i, w in enumerate(make_windows(8))]
     assert ingestor._commit(batch) is True
     with Session(fleet.engine) as session:
         letters = list(session.exec(select(DeadLetter)))
@@ -168,3 +168,31 @@ def test_a_retired_worker_hands_back_its_share(fleet, tmp_path, monkeypatch) -> 
     threads["w1"].join(10)
     device.loop_stop()
     print(f"stopped worker held back {held_back} of 40; after --retire the remaining worker takes all")
+
+
+def test_database_outage_holds_messages_unacknowledged_until_it_returns(tmp_path, monkeypatch) -> None:
+    from cloud_sync.db.pgserver import PostgresServer
+
+    with PostgresServer() as pg:
+        fleet = Fleet(pg.url, tmp_path / "broker")
+        fleet.add("store-001", "edge-001")
+        fleet.start_broker()
+        try:
+            stop, threads, stats = _run_workers(fleet, tmp_path, ["w1"], monkeypatch)
+            device = _device_client(fleet)
+            wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 1, 10, "ingest to connect")
+            time.sleep(0.5)
+            pg.pause()  # the database goes away while windows keep arriving
+            for w in make_windows(100):
+                device.publish(TOPIC, w.to_json(), qos=1).wait_for_publish(5)
+            time.sleep(3)  # ingest tries, fails, keeps the batch unacknowledged and retries
+            pg.resume()
+            wait_for(lambda: len(stored_keys(fleet.engine)) == 100, 40, "the held batch to be stored")
+            stop.set()
+            for t in threads:
+                t.join(15)
+            device.loop_stop()
+        finally:
+            fleet.stop()
+    print(f"database outage: sent=100 arrived=100, ingest received {stats['w1'].received}")
+    assert stats["w1"].received == 100 and stats["w1"].dead == 0
