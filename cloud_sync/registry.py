@@ -1,6 +1,7 @@
 """Device registry: stores, devices and their MQTT credentials.
 
-A device's password is random, shown once to the technician, and stored only as a hash in the
+A device's password is random, shown once to the technician, or given by the fleet's secret store
+(Ansible Vault, `device add --password-stdin`); either way it is stored only as a hash in the
 Mosquitto `$7$` format (PBKDF2-SHA512), so the same hash goes into the database and into the
 broker's password file. Revoking a device removes it from the password file and ACL on the next
 `write_broker_files`, and ingest refuses its messages at once.
@@ -23,6 +24,7 @@ from storelens.errors import StorelensError
 log = logging.getLogger(__name__)
 
 HASH_ITERATIONS = 10_000
+MIN_GIVEN_PASSWORD_CHARS = 12  # issued passwords have 32; a given one must not be trivially guessable
 
 
 class RegistryError(StorelensError):
@@ -54,6 +56,19 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(base64.b64encode(got).decode(), digest)
 
 
+def ensure_store(session: Session, *, store_id: str, name: str = "", timezone: str = "UTC") -> tuple[Store, str]:
+    """Register a store or bring its name/time zone in line; returns (store, "added"|"updated"|"unchanged")."""
+    store = session.get(Store, store_id)
+    if store is None:
+        return add_store(session, store_id=store_id, name=name, timezone=timezone), "added"
+    wanted = {"name": name or store.name, "timezone": timezone}
+    if all(getattr(store, key) == value for key, value in wanted.items()):
+        return store, "unchanged"
+    for key, value in wanted.items():
+        setattr(store, key, value)
+    return store, "updated"
+
+
 def add_store(session: Session, *, store_id: str, name: str = "", timezone: str = "UTC") -> Store:
     if session.get(Store, store_id):
         raise RegistryError(f"store {store_id!r} already exists")
@@ -64,8 +79,7 @@ def add_store(session: Session, *, store_id: str, name: str = "", timezone: str 
 
 def add_device(session: Session, *, store_id: str, device_id: str, name: str = "") -> tuple[Device, str]:
     """Register a device and issue its credentials; returns (device, password shown once)."""
-    if session.get(Store, store_id) is None:
-        raise RegistryError(f"store {store_id!r} is not registered (storelens cloud store add {store_id})")
+    _require_store(session, store_id)
     if session.get(Device, device_id):
         raise RegistryError(f"device {device_id!r} already exists")
     password = secrets.token_urlsafe(24)
@@ -73,6 +87,43 @@ def add_device(session: Session, *, store_id: str, device_id: str, name: str = "
                     password_hash=hash_password(password))
     session.add(device)
     return device, password
+
+
+def set_device_password(session: Session, *, store_id: str, device_id: str, password: str,
+                        name: str = "") -> tuple[Device, str]:
+    """Register a device with a password of record (Ansible Vault), idempotently.
+
+    Returns (device, "added" | "rotated" | "unchanged"): the same password again changes nothing,
+    another one replaces it. A revoked device stays revoked (a stolen box must not come back by
+    re-running a playbook), and a device never silently moves to another store.
+    """
+    _check_given_password(device_id, password)
+    device = session.get(Device, device_id)
+    if device is None:
+        _require_store(session, store_id)
+        device = Device(device_id=device_id, store_id=store_id, name=name, mqtt_username=device_id,
+                        password_hash=hash_password(password))
+        session.add(device)
+        return device, "added"
+    if device.store_id != store_id:
+        raise RegistryError(f"device {device_id!r} is registered to store {device.store_id!r}, not {store_id!r}")
+    if device.revoked_at is not None:
+        raise RegistryError(f"device {device_id!r} is revoked; re-activate it first "
+                            f"(storelens cloud device rotate {device_id})")
+    if verify_password(password, device.password_hash):
+        return device, "unchanged"
+    device.password_hash = hash_password(password)
+    log.info("device %s of store %s: password rotated", device_id, store_id)
+    return device, "rotated"
+
+
+def _check_given_password(device_id: str, password: str) -> None:
+    # Messages name the device and the rule, never the password.
+    if len(password) < MIN_GIVEN_PASSWORD_CHARS:
+        raise RegistryError(f"device {device_id!r}: password too short ({len(password)} characters; "
+                            f"at least {MIN_GIVEN_PASSWORD_CHARS})")
+    if any(ch.isspace() or not ch.isprintable() for ch in password):
+        raise RegistryError(f"device {device_id!r}: password contains whitespace or control characters")
 
 
 def issue_credentials(session: Session, *, device_id: str) -> str:
@@ -103,6 +154,11 @@ def broker_users(session: Session) -> list[BrokerUser]:
     """Active (non-revoked) devices as broker users."""
     return [BrokerUser(d.mqtt_username, d.password_hash, d.store_id, d.device_id)
             for d in list_devices(session) if d.revoked_at is None]
+
+
+def _require_store(session: Session, store_id: str) -> None:
+    if session.get(Store, store_id) is None:
+        raise RegistryError(f"store {store_id!r} is not registered (storelens cloud store add {store_id})")
 
 
 def _device(session: Session, device_id: str) -> Device:

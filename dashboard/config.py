@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from edge_agent.attributes.visibility import BACKLIGHT_PROBLEM_STOPS, SMALL_FACE_PROBLEM_FRACTION
 from storelens.configbase import StrictModel
 
 
@@ -27,8 +28,8 @@ class DashboardConfig(StrictModel):
         36.0, gt=0, description="A device that has delivered no aggregates for this long is flagged 'sync overdue'."
     )
     backlight_problem_stops: float = Field(
-        1.5, gt=0, description="Backlight score (stops faces sit under the background) that flags a camera."
+        BACKLIGHT_PROBLEM_STOPS, gt=0, description="Backlight score (stops faces sit under the background) that flags a camera."
     )
     small_face_problem_fraction: float = Field(
-        0.5, gt=0, le=1, description="Share of too-small faces above which a camera is flagged."
+        SMALL_FACE_PROBLEM_FRACTION, gt=0, le=1, description="Share of too-small faces above which a camera is flagged."
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 import pandas as pd
 
 from dashboard.config import DashboardConfig
+from edge_agent.attributes.visibility import face_problems
 
 
 def _age_s(moment, now: datetime) -> float | None:
@@ -35,10 +36,10 @@ def camera_problems(row: dict, now: datetime, cfg: DashboardConfig) -> list[str]
     sync_age = _age_s(row.get("last_sync"), now)
     if sync_age is None or sync_age > cfg.sync_overdue_h * 3600:
         problems.append("sync overdue")
-    if (_value(row, "backlight_score") or 0.0) >= cfg.backlight_problem_stops:
-        problems.append("backlit faces")
-    if (_value(row, "small_face_fraction") or 0.0) >= cfg.small_face_problem_fraction:
-        problems.append("faces too small")
+    # The edge's own rule on the edge's numbers, so both always name a face problem the same way.
+    problems += face_problems(_value(row, "backlight_score"), _value(row, "small_face_fraction"),
+                              backlight_limit=cfg.backlight_problem_stops,
+                              small_limit=cfg.small_face_problem_fraction)
     if _value(row, "edge_problem"):
         problems.append(str(row["edge_problem"]))
     return list(dict.fromkeys(problems))

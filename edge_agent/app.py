@@ -21,6 +21,7 @@ import redis
 from cloud_sync.edge_status import EdgeStatus
 from cloud_sync.linkstate import LinkState
 from cloud_sync.messages import AggregateWindow, CameraHealth
+from edge_agent.attributes.visibility import FaceSummary
 from edge_agent.buffer import EdgeBuffer, open_buffer
 from edge_agent.clock import utcnow, wait_until_sane
 from edge_agent.resume import PartialStore, merge_windows
@@ -134,10 +135,20 @@ class CameraWorker:
             self.run_info.windows += len(windows)
 
     def _health(self, *, up: bool, fps: float, problem: str | None = None) -> None:
+        faces = self.pipeline.face_health()
+        # One label fits the wire; the numbers travel too, so the dashboard re-derives every face problem.
+        problem = problem or next(iter(faces.problems()), None)
         health = CameraHealth(camera_id=self.camera.id, up=up, fps=min(fps, 1000.0), problem=problem,
-                              last_frame_at=datetime.now(UTC) if up else None)
+                              last_frame_at=datetime.now(UTC) if up else None, **_face_fields(faces))
         with contextlib.suppress(redis.RedisError):  # live and best-effort; the sink logs Redis outages once
             self.status.put_camera(health)
+
+
+def _face_fields(faces: FaceSummary) -> dict:
+    """The summary as CameraHealth fields: 0 where nothing was measured, scores clamped to the wire's range."""
+    return {"faces_seen": faces.faces_seen, "median_face_px": min(faces.median_face_px or 0.0, 10_000.0),
+            "backlight_score": min(max(faces.backlight_stops or 0.0, -10.0), 10.0),
+            "small_face_fraction": faces.small_face_fraction or 0.0}
 
 
 def run_edge(cfg, stop: threading.Event) -> list[CameraRun]:

@@ -14,6 +14,7 @@ from cloud_sync.messages import AggregateWindow
 from edge_agent.aggregate import WindowCounts, Windower
 from edge_agent.analytics.homography import FloorMapper
 from edge_agent.analytics.scene import FrameResult, SceneAnalytics
+from edge_agent.attributes.visibility import FaceSummary, RecentFaces, measure
 from edge_agent.config import for_camera
 from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.frame import Frame
@@ -52,6 +53,7 @@ class CameraPipeline:
         self._lifecycle = TrackLifecycle(edge.tracking.track_buffer_frames)
         self.identity = VisitorIdentity(edge.reid, camera.id, gallery, embedder)
         self._ages = AgeVotes()
+        self._recent_faces = RecentFaces(edge.quality.min_face_px)  # live face health: numbers only
         self.scene = SceneAnalytics(edge.analytics, mapper)
         self._band_edges = _band_edges(edge.age.bands)
         self._windower = Windower(edge.window_minutes)
@@ -76,8 +78,14 @@ class CameraPipeline:
         return cls(cfg, camera, detector=build_person_detector(edge.persons, cfg.models),
                    faces=_build_faces(cfg), embedder=embedder, gallery=gallery or build_gallery(cfg), mapper=mapper)
 
-    def process(self, frame: Frame) -> list[AggregateWindow]:
-        """Run every stage on one frame; return the windows this frame's time closed."""
+    def process(self, frame: Frame, *, persons: Detections | None = None,
+                faces: Detections | None = None) -> list[AggregateWindow]:
+        """Run every stage on one frame; return the windows this frame's time closed.
+
+        An accelerator that already detected (DeepStream, hardware/analytics_sink.py) passes
+        `persons` and/or `faces` and those detectors are skipped; tracking, re-ID and the age vote
+        still run here. Given faces carry data age, age_confidence, age_probs (NaN rows: no age).
+        """
         closed = self._windower.advance(frame.ts)
         if frame.gap_s > 0:
             self._windower.add_gap(frame.ts - timedelta(seconds=frame.gap_s), frame.ts, closed)
@@ -85,17 +93,18 @@ class CameraPipeline:
         window.frames += 1
         self._last_ts = frame.ts
         self.times.frames += 1
-        tracks, events = self._track(frame)
+        tracks, events = self._track(frame, persons)
         with self.times.stage("faces"):
-            tracks = self._faces_and_ages(frame, tracks)
+            tracks = self._faces_and_ages(frame, tracks) if faces is None else self._ages.update(tracks, faces)
         with self.times.stage("analytics"):
             self._analyse(frame, tracks, events, window)
         self.last_tracks = tracks  # for in-process tools (calibration view, tests); never exported
         return [self._build(w) for w in closed]
 
-    def _track(self, frame: Frame) -> tuple[Detections, TrackEvents]:
-        with self.times.stage("persons"):
-            persons = self._detector(frame.image)
+    def _track(self, frame: Frame, persons: Detections | None = None) -> tuple[Detections, TrackEvents]:
+        if persons is None:
+            with self.times.stage("persons"):
+                persons = self._detector(frame.image)
         with self.times.stage("tracking"):
             tracks = self._tracker.update(persons)
             events = self._lifecycle.update(tracks)
@@ -104,11 +113,17 @@ class CameraPipeline:
         return tracks, events
 
     def _faces_and_ages(self, frame: Frame, tracks: Detections) -> Detections:
-        faces = Detections.empty()
+        faces, seen = Detections.empty(), None
         # No tracked person, no one to give an age to: skip the face pipeline on empty scenes.
         if self._faces is not None and len(tracks) and frame.index % self._faces_every == 0:
             faces = self._faces(frame.image)
+            seen = measure(frame.image, faces)
+        self._recent_faces.add(frame.ts.timestamp(), seen)
         return self._ages.update(tracks, faces)
+
+    def face_health(self) -> FaceSummary:
+        """How well this camera has seen faces lately (size, backlight): aggregates for live health."""
+        return self._recent_faces.summary()
 
     def _analyse(self, frame: Frame, tracks: Detections, events: TrackEvents, window: WindowCounts) -> None:
         now = frame.ts.timestamp()

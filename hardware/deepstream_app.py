@@ -2,7 +2,12 @@
 
     nvurisrcbin (one per camera) -> nvstreammux -> nvinfer faces (YuNet, TensorRT)
       -> nvinfer persons (YOLOX-nano, optional) -> nvtracker (NvDCF) -> nvinfer age (secondary,
-      on faces, raw 81-way tensor) -> fakesink, with hardware.probe_adapter.ProbeAdapter on its pad
+      on faces, raw 81-way tensor) [-> nvvideoconvert -> RGBA caps, for re-ID pixels]
+      -> fakesink, with hardware.probe_adapter.ProbeAdapter on its pad
+
+The probe's frames go to hardware.analytics_sink.AnalyticsSink (the shared CameraPipeline per
+camera) and closed windows into the CPU edge service's WindowSink (Redis buffer), flushed at end
+of stream or on SIGTERM, exactly like `storelens edge run`.
 
 pyds and Gst are imported inside functions: this module imports on any machine, and only
 `run()` needs DeepStream. Not run in this repository's CI (no Jetson, no DeepStream); see
@@ -16,7 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import platform
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +31,13 @@ from pathlib import Path
 import numpy as np
 
 from hardware.probe_adapter import AgeDecoder, FrameDetections, NvdsReader, ProbeAdapter
-from storelens.errors import InputError, ModelError, StorelensError
+from storelens.errors import ConfigError, InputError, ModelError, StorelensError
 
 log = logging.getLogger(__name__)
 
 CONFIG_DIR = Path(__file__).with_name("deepstream")
 FACE_GIE, PERSON_GIE, AGE_GIE = 1, 2, 3  # gie-unique-id values in the nvinfer config files
+NVBUF_MEM_CUDA_UNIFIED = 3  # pyds.NVBUF_MEM_CUDA_UNIFIED: a dGPU surface the CPU can map (not needed on Jetson)
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,13 @@ class DeepStreamSettings:
     uris: list[str]
     mux_size: tuple[int, int] = (1280, 720)
     with_persons: bool = True
+    pixels: bool = True  # copy RGBA frames to the probe for re-ID (costs a copy per frame); off: re-ID off
     config_dir: Path = CONFIG_DIR
+
+
+def _memory_props() -> dict:
+    """dGPU surfaces must be CUDA-unified for get_nvds_buf_surface; Jetson's default memory maps as is."""
+    return {} if platform.machine() == "aarch64" else {"nvbuf_memory_type": NVBUF_MEM_CUDA_UNIFIED}
 
 
 def _make(gst, factory: str, name: str, **props):
@@ -70,11 +84,19 @@ def _chain(gst, settings: DeepStreamSettings) -> list:
               "libnvds_nvmultiobjecttracker.so", ll_config_file=str(cfg / "tracker_nvdcf.yml"),
               tracker_width=640, tracker_height=384),
         _make(gst, "nvinfer", "age", config_file_path=str(cfg / "config_infer_age.txt")),
+        *(_rgba_branch(gst) if settings.pixels else []),
         _make(gst, "fakesink", "sink", sync=False),
     ]
     if settings.with_persons:
         chain.insert(1, _make(gst, "nvinfer", "persons", config_file_path=str(cfg / "config_infer_person_yolox.txt")))
     return chain
+
+
+def _rgba_branch(gst) -> list:
+    """RGBA frames for pyds.get_nvds_buf_surface (deepstream-imagedata-multistream's recipe)."""
+    caps = gst.Caps.from_string("video/x-raw(memory:NVMM), format=RGBA")
+    return [_make(gst, "nvvideoconvert", "to_rgba", **_memory_props()),
+            _make(gst, "capsfilter", "rgba_caps", caps=caps)]
 
 
 def build_pipeline(settings: DeepStreamSettings, sink: Callable[[FrameDetections], None], age: AgeDecoder):
@@ -88,7 +110,8 @@ def build_pipeline(settings: DeepStreamSettings, sink: Callable[[FrameDetections
     Gst.init(None)
     pipeline = Gst.Pipeline.new("storelens")
     mux = _make(Gst, "nvstreammux", "mux", batch_size=len(settings.uris), width=settings.mux_size[0],
-                height=settings.mux_size[1], live_source=1, batched_push_timeout=40000)
+                height=settings.mux_size[1], live_source=1, batched_push_timeout=40000,
+                **(_memory_props() if settings.pixels else {}))
     chain = [mux, *_chain(Gst, settings)]
     for element in chain:
         pipeline.add(element)
@@ -96,7 +119,8 @@ def build_pipeline(settings: DeepStreamSettings, sink: Callable[[FrameDetections
         if not upstream.link(downstream):
             raise ModelError(f"deepstream: cannot link {upstream.get_name()} -> {downstream.get_name()}")
     _sources(Gst, pipeline, mux, settings.uris)
-    probe = ProbeAdapter(NvdsReader(pyds, age_component_id=AGE_GIE), sink, ok=Gst.PadProbeReturn.OK,
+    reader = NvdsReader(pyds, age_component_id=AGE_GIE, pixels=settings.pixels)
+    probe = ProbeAdapter(reader, sink, ok=Gst.PadProbeReturn.OK,
                          face_component_id=FACE_GIE, person_component_id=PERSON_GIE if settings.with_persons else None,
                          mux_size=settings.mux_size, age=age)
     chain[-1].get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe, None)
@@ -112,13 +136,16 @@ def age_decoder() -> AgeDecoder:
     return AgeDecoder(np.asarray(weights, np.float32))
 
 
-def run(settings: DeepStreamSettings, sink: Callable[[FrameDetections], None]) -> int:
-    """Play until end of stream or an error on the bus; the error is one line, exit code 2."""
+def run(settings: DeepStreamSettings, sink: Callable[[FrameDetections], None],
+        stop: threading.Event | None = None) -> int:
+    """Play until end of stream, `stop` (SIGTERM) or an error on the bus; the error is one line, exit code 2."""
     from gi.repository import GLib, Gst
 
     pipeline = build_pipeline(settings, sink, age_decoder())
     loop = GLib.MainLoop()
     failure: list[str] = []
+    if stop is not None:  # the signal handler only sets an Event; the GLib loop looks at it twice a second
+        GLib.timeout_add(500, _quit_when_set, stop, loop)
 
     def on_message(_bus, message):
         if message.type == Gst.MessageType.ERROR:
@@ -141,24 +168,66 @@ def run(settings: DeepStreamSettings, sink: Callable[[FrameDetections], None]) -
     return 0
 
 
-def _log_sink(frame: FrameDetections) -> None:
-    log.debug("camera %d frame %d: %d faces, %d persons", frame.source_id, frame.frame_num,
-              len(frame.faces), len(frame.persons))
+def _quit_when_set(stop: threading.Event, loop) -> bool:
+    """GLib timeout callback: quit the loop once `stop` is set; returning False removes the timeout."""
+    if stop.is_set():
+        loop.quit()
+        return False
+    return True
+
+
+def _clock_floor(partials):
+    """The newest window already buffered: the clock must not read earlier than that."""
+    import redis
+
+    try:
+        return partials.newest()
+    except redis.RedisError as exc:
+        raise StorelensError(f"edge buffer unreachable: {exc}") from None
+
+
+def serve(cfg, settings: DeepStreamSettings, stop: threading.Event) -> int:
+    """The Jetson edge service: DeepStream -> AnalyticsSink -> the CPU path's WindowSink (Redis)."""
+    from edge_agent.app import WindowSink
+    from edge_agent.buffer import open_buffer
+    from edge_agent.clock import wait_until_sane
+    from edge_agent.resume import PartialStore
+    from hardware.analytics_sink import AnalyticsSink
+
+    buffer = open_buffer(cfg)
+    partials = PartialStore(buffer.client, stream=cfg.sync.stream)
+    if not wait_until_sane(stop, floor=_clock_floor(partials)):  # no window is stamped at 1970
+        return 0
+    windows = WindowSink(buffer, partials)
+    analytics = AnalyticsSink.from_config(cfg, windows, pixels=settings.pixels, persons_given=settings.with_persons)
+    try:
+        return run(settings, analytics, stop)
+    finally:
+        flushed = analytics.flush(partial=stop.is_set())  # a file that ended is final; a signal may resume
+        left = windows.retry()
+        log.info("deepstream stopped: %d frames, %d window(s) flushed, %d waiting for Redis",
+                 analytics.frames, flushed, left)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hardware.deepstream_app")
     parser.add_argument("--config", help="storelens config (cameras are read from edge.cameras)")
+    parser.add_argument("--no-persons", action="store_true",
+                        help="no person nvinfer (e.g. without a YOLOX parser): the CPU detector runs on the pixels")
+    parser.add_argument("--no-pixels", action="store_true",
+                        help="no RGBA copy to the probe: cheaper, but re-ID is off")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     try:
+        from cloud_sync.signals import stop_on_signals
         from storelens.config import load_config
 
-        cameras = load_config(args.config).edge.cameras
-        uris = [c.url if "://" in c.url else Path(c.url).resolve().as_uri() for c in cameras]
+        cfg = load_config(args.config)
+        uris = [c.url if "://" in c.url else Path(c.url).resolve().as_uri() for c in cfg.edge.cameras]
         if not uris:
-            raise InputError(f"{args.config}: edge.cameras is empty")
-        return run(DeepStreamSettings(uris=uris), _log_sink)
+            raise ConfigError(f"{args.config}: edge.cameras is empty")
+        settings = DeepStreamSettings(uris=uris, with_persons=not args.no_persons, pixels=not args.no_pixels)
+        return serve(cfg, settings, stop_on_signals())
     except StorelensError as exc:
         log.error("storelens: error: %s", exc)
         return 2

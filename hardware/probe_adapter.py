@@ -9,6 +9,9 @@ Three small parts, after deepstream_python_apps' tests/testcommon/frame_iterator
   camera's own pixels). Age comes from the secondary GIE's 81-way output through the same
   `expected_age`/`age_confidence` functions the CPU path uses, so both paths agree.
 - `ProbeAdapter` is the pad-probe callable that joins the two and hands each frame to a sink.
+Pixels (for re-ID) are read only when the reader is asked to: `pyds.get_nvds_buf_surface` on an
+RGBA buffer, copied at once (as in NVIDIA's deepstream-imagedata-multistream sample), because
+DeepStream reuses the surface for the next batch. The copy stays in this process.
 Nothing here imports pyds or Gst.
 """
 
@@ -53,6 +56,7 @@ class NvdsFrame:
     source_width: int
     source_height: int
     objects: tuple[NvdsObject, ...] = field(default_factory=tuple)
+    image: np.ndarray | None = None  # BGR copy in nvstreammux pixels, only when the reader reads pixels
 
 
 def walk(glist: Any, cast: Callable[[Any], Any]) -> Iterator[Any]:
@@ -76,8 +80,10 @@ class NvdsReader:
     """Walks pyds metadata into NvdsFrame records. `pyds` is the module (or a test double)."""
 
     def __init__(self, pyds: Any, *, age_component_id: int, age_classes: int = 81,
-                 read_tensor: Callable[[Any, Any, int], np.ndarray] = tensor_layer_values) -> None:
+                 read_tensor: Callable[[Any, Any, int], np.ndarray] = tensor_layer_values,
+                 pixels: bool = False) -> None:
         self._pyds = pyds
+        self._pixels = pixels
         self._age_id = age_component_id
         self._age_classes = age_classes
         self._read_tensor = read_tensor
@@ -85,14 +91,24 @@ class NvdsReader:
     def batch_meta(self, gst_buffer: Any) -> Any:
         return self._pyds.gst_buffer_get_nvds_batch_meta(hash(gst_buffer))
 
-    def frames(self, batch_meta: Any) -> Iterator[NvdsFrame]:
+    def frames(self, batch_meta: Any, gst_buffer: Any = None) -> Iterator[NvdsFrame]:
         for frame_meta in walk(batch_meta.frame_meta_list, self._pyds.NvDsFrameMeta.cast):
             objects = tuple(self._object(o) for o in walk(frame_meta.obj_meta_list, self._pyds.NvDsObjectMeta.cast))
             yield NvdsFrame(
                 source_id=int(frame_meta.pad_index), frame_num=int(frame_meta.frame_num),
                 pts_ns=int(frame_meta.buf_pts), source_width=int(frame_meta.source_frame_width),
                 source_height=int(frame_meta.source_frame_height), objects=objects,
+                image=self._image(gst_buffer, frame_meta),
             )
+
+    def _image(self, gst_buffer: Any, frame_meta: Any) -> np.ndarray | None:
+        """BGR copy of this frame's RGBA surface; None unless pixels were asked for."""
+        if not self._pixels or gst_buffer is None:
+            return None
+        import cv2
+
+        rgba = self._pyds.get_nvds_buf_surface(hash(gst_buffer), frame_meta.batch_id)
+        return cv2.cvtColor(np.asarray(rgba), cv2.COLOR_RGBA2BGR)  # a new array: the surface is reused
 
     def _object(self, obj: Any) -> NvdsObject:
         rect = obj.rect_params
@@ -147,13 +163,16 @@ def from_nvds(frame: NvdsFrame, *, component_id: int, mux_size: tuple[int, int],
 
 
 def _with_age(dets: Detections, rows: list[NvdsObject], age: AgeDecoder) -> Detections:
+    """age, age_confidence and the 81-way age_probs the per-visitor vote sums; NaN rows without a tensor."""
+    classes = len(age.weights)
     ages = np.full(len(rows), np.nan, np.float32)
     conf = np.full(len(rows), np.nan, np.float32)
+    probs = np.full((len(rows), classes), np.nan, np.float32)
     have = np.array([o.age_probs is not None for o in rows])
     if have.any():
-        probs = np.stack([o.age_probs for o in rows if o.age_probs is not None]).astype(np.float32)
-        ages[have], conf[have] = age(probs)
-    return dets.with_data(age=ages, age_confidence=conf)
+        probs[have] = np.stack([o.age_probs for o in rows if o.age_probs is not None]).astype(np.float32)
+        ages[have], conf[have] = age(probs[have])
+    return dets.with_data(age=ages, age_confidence=conf, age_probs=probs)
 
 
 @dataclass(frozen=True)
@@ -165,6 +184,8 @@ class FrameDetections:
     pts_ns: int
     faces: Detections
     persons: Detections
+    size: tuple[int, int] = (0, 0)  # (width, height) of the camera's own frames: the detections' pixels
+    image: np.ndarray | None = None  # BGR in camera pixels when the probe reads pixels; never leaves the process
 
 
 class ProbeAdapter:
@@ -186,7 +207,7 @@ class ProbeAdapter:
         if not gst_buffer:
             log.warning("deepstream probe: buffer without data; skipped")
             return self._ok
-        for frame in self._reader.frames(self._reader.batch_meta(gst_buffer)):
+        for frame in self._reader.frames(self._reader.batch_meta(gst_buffer), gst_buffer):
             try:
                 self._sink(self.convert(frame))
             except Exception:  # keep the other cameras running
@@ -197,4 +218,15 @@ class ProbeAdapter:
         faces = from_nvds(frame, component_id=self._face_id, mux_size=self._mux_size, age=self._age)
         persons = (Detections.empty() if self._person_id is None else
                    from_nvds(frame, component_id=self._person_id, mux_size=self._mux_size))
-        return FrameDetections(frame.source_id, frame.frame_num, frame.pts_ns, faces, persons)
+        size = (frame.source_width, frame.source_height)
+        return FrameDetections(frame.source_id, frame.frame_num, frame.pts_ns, faces, persons, size,
+                               source_pixels(frame.image, size))
+
+
+def source_pixels(image: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | None:
+    """nvstreammux pixels -> the camera's own, where the boxes are (no-op when the mux runs at camera size)."""
+    if image is None or (image.shape[1], image.shape[0]) == size:
+        return image
+    import cv2
+
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)

@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_store.add_argument("store_id")
     add_store.add_argument("--name", default="")
     add_store.add_argument("--timezone", default="UTC")
+    add_store.add_argument("--exist-ok", action="store_true",
+                           help="an existing store is not an error: its name/time zone are updated (idempotent)")
     add_store.set_defaults(func=_store_add)
     _register_device(sub)
     broker = sub.add_parser("broker", help="Mosquitto").add_subparsers(dest="broker_command", required=True)
@@ -35,6 +37,12 @@ def _register_device(sub) -> None:
     add.add_argument("store_id")
     add.add_argument("device_id")
     add.add_argument("--name", default="")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="take the password (one line) from standard input, e.g. from Ansible Vault, and print "
+                          "nothing of it; idempotent: the same password again is a no-op, another one rotates it")
+    add.add_argument("--registry-only", action="store_true",
+                     help="update only the database, not this host's broker files (the broker is managed "
+                          "elsewhere, e.g. by the Ansible broker role)")
     add.set_defaults(func=_device_add)
     rotate = device.add_parser("rotate", help="issue a new password (also re-activates a revoked device)")
     rotate.add_argument("device_id")
@@ -81,26 +89,62 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _store_add(args: argparse.Namespace) -> int:
-    from cloud_sync.registry import add_store
+    from cloud_sync.registry import add_store, ensure_store
 
     with _session(_config(args)) as session:
-        add_store(session, store_id=args.store_id, name=args.name, timezone=args.timezone)
+        if args.exist_ok:
+            _store, outcome = ensure_store(session, store_id=args.store_id, name=args.name, timezone=args.timezone)
+        else:
+            add_store(session, store_id=args.store_id, name=args.name, timezone=args.timezone)
+            outcome = "added"
         session.commit()
-    print(f"store {args.store_id} added")
+    print(f"store {args.store_id} {outcome}")
     return 0
 
 
 def _device_add(args: argparse.Namespace) -> int:
     from cloud_sync.registry import add_device
 
+    if args.password_stdin:
+        return _device_set_password(args, _read_password_stdin(args.device_id))
     cfg = _config(args)
     with _session(cfg) as session:
         _device, password = add_device(session, store_id=args.store_id, device_id=args.device_id, name=args.name)
         session.commit()
-        _refresh(cfg, session)
+        if not args.registry_only:
+            _refresh(cfg, session)
     print(f"device {args.device_id} added to store {args.store_id}")
     print(f"mqtt username: {args.device_id}")
     print(f"mqtt password: {password}   (shown once: put it in the box's STORELENS_MQTT_PASSWORD)")
+    return 0
+
+
+def _read_password_stdin(device_id: str) -> str:
+    """One line from standard input, without its line ending; errors never quote what was read."""
+    import sys
+
+    from storelens.errors import InputError
+
+    text = sys.stdin.read()
+    password = text.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise InputError(f"--password-stdin (device {device_id}): standard input is empty")
+    if "\n" in password:
+        raise InputError(f"--password-stdin (device {device_id}): expected one line on standard input, got several")
+    return password
+
+
+def _device_set_password(args: argparse.Namespace, password: str) -> int:
+    from cloud_sync.registry import set_device_password
+
+    cfg = _config(args)
+    with _session(cfg) as session:
+        _device, outcome = set_device_password(session, store_id=args.store_id, device_id=args.device_id,
+                                               password=password, name=args.name)
+        session.commit()
+        if outcome != "unchanged" and not args.registry_only:
+            _refresh(cfg, session)
+    print(f"device {args.device_id} of store {args.store_id}: {outcome}")
     return 0
 
 

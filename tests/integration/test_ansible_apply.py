@@ -77,6 +77,8 @@ def _inventory(tmp: Path, root: Path, media_models: Path, ports: dict[str, int])
         "broker_tls_ca": "{{ vault_broker_tls_ca }}", "broker_bind": "127.0.0.1",
         "storelens_broker_ca": "{{ vault_broker_tls_ca }}",
         "storelens_database_user": "sl_ingest", "storelens_database_name": "sl_fleet",
+        # the ingest role registers the inventory's devices; here into SQLite (no PostgreSQL server yet)
+        "storelens_database_url": f"sqlite:///{tmp / 'cloud.db'}",
         # the test's files belong to whoever runs it, so the broker must not drop to another user
         "broker_user": pwd.getpwuid(os.getuid()).pw_name,
     }
@@ -115,7 +117,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, media_dir: Path):
     first = _play(inventory, vault, password)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     second = _play(inventory, vault, password)
-    return {"root": root, "ports": ports, "first": first, "second": second, "cert": tmp / "cert.pem"}
+    return {"root": root, "ports": ports, "first": first, "second": second, "cert": tmp / "cert.pem",
+            "registry": f"sqlite:///{tmp / 'cloud.db'}"}
 
 
 def test_playbook_applies_and_is_idempotent(deployed):
@@ -168,6 +171,21 @@ def test_edge_config_names_store_device_and_camera(deployed):
     assert (cfg["store_id"], cfg["device_id"], cfg["mode"]) == ("t-001", "edge-t-1", "production")
     assert cfg["edge"]["cameras"][0]["url"] == "rtsp://127.0.0.1:8554/door"
     assert (deployed["root"] / "var/lib/storelens/models/face_detection_yunet_2023mar.onnx").is_file()
+
+
+def test_ingest_registered_the_inventory_device_with_its_vault_password(deployed):
+    from sqlmodel import Session
+
+    from cloud_sync.db.engine import make_engine
+    from cloud_sync.db.models import Device, Store
+    from cloud_sync.registry import verify_password
+
+    engine = make_engine(deployed["registry"])
+    with Session(engine) as session:
+        device, store = session.get(Device, "edge-t-1"), session.get(Store, "t-001")
+        assert store is not None and device is not None and device.store_id == "t-001"
+        assert verify_password(SECRETS["mqtt"], device.password_hash)  # the Vault password, hashed
+    engine.dispose()
 
 
 def test_sshd_dropin_disables_passwords(deployed):

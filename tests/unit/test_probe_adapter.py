@@ -251,3 +251,47 @@ def test_deepstream_app_imports_without_deepstream():
             "assert not {'pyds', 'gi'} & set(sys.modules), sorted({'pyds', 'gi'} & set(sys.modules)); print(d.FACE_GIE)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "1", result.stderr
+
+
+def test_age_probs_ride_along_for_the_per_visitor_vote():
+    probs = one_hot(42)
+    objects = (NvdsObject(0, 0, 10, 10, 0.9, 0, 1, FACE, probs), NvdsObject(0, 0, 10, 10, 0.9, 0, 2, FACE))
+    dets = from_nvds(NvdsFrame(0, 1, 0, *MUX, objects=objects), component_id=FACE, mux_size=MUX,
+                     age=AgeDecoder(age_weights()))
+    assert dets.data["age_probs"].shape == (2, 81)
+    np.testing.assert_allclose(dets.data["age_probs"][0], probs)
+    assert np.isnan(dets.data["age_probs"][1]).all()  # no tensor on this frame: a NaN row, as on the CPU path
+
+
+class PixelPyds(FakePyds):
+    """Adds get_nvds_buf_surface: one RGBA surface per batch slot, reused like DeepStream's."""
+
+    def __init__(self, batches, surfaces):
+        super().__init__(batches)
+        self.surfaces = surfaces
+
+    def get_nvds_buf_surface(self, key, batch_id):
+        return self.surfaces[batch_id]
+
+
+@pytest.mark.parametrize("pixels", [True, False])
+def test_probe_copies_rgba_pixels_to_bgr_in_camera_pixels_only_when_asked(pixels):
+    surface = np.zeros((MUX[1], MUX[0], 4), np.uint8)
+    surface[..., 0], surface[..., 2], surface[..., 3] = 200, 10, 255  # red in RGBA
+    pyds = PixelPyds({}, {0: surface})
+    buffer = object()
+    meta = frame_meta([], size=(1920, 1080))
+    meta.batch_id = 0
+    pyds.batches[hash(buffer)] = NS(frame_meta_list=glist([meta]))
+    got = []
+    probe = ProbeAdapter(NvdsReader(pyds, age_component_id=AGE, pixels=pixels), got.append, ok="OK",
+                         face_component_id=FACE, person_component_id=None, mux_size=MUX, age=None)
+    probe(None, NS(get_buffer=lambda: buffer))
+    surface[:] = 0  # DeepStream fills the surface with the next batch
+    [frame] = got
+    assert frame.size == (1920, 1080)
+    if not pixels:
+        assert frame.image is None
+        return
+    assert frame.image.shape == (1080, 1920, 3)  # resized from the mux's 1280x720 to where the boxes are
+    assert frame.image[540, 960].tolist() == [10, 0, 200]  # BGR, and a copy made before the reuse
