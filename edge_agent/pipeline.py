@@ -95,7 +95,7 @@ class CameraPipeline:
         self.times.frames += 1
         tracks, events = self._track(frame, persons)
         with self.times.stage("faces"):
-            tracks = self._faces_and_ages(frame, tracks) if faces is None else self._ages.update(tracks, faces)
+            tracks = self._faces_and_ages(frame, tracks, faces)
         with self.times.stage("analytics"):
             self._analyse(frame, tracks, events, window)
         self.last_tracks = tracks  # for in-process tools (calibration view, tests); never exported
@@ -112,14 +112,15 @@ class CameraPipeline:
             tracks = self.identity.update(frame.image, tracks, frame.ts)
         return tracks, events
 
-    def _faces_and_ages(self, frame: Frame, tracks: Detections) -> Detections:
-        faces, seen = Detections.empty(), None
+    def _faces_and_ages(self, frame: Frame, tracks: Detections, given: Detections | None = None) -> Detections:
+        faces = given
         # No tracked person, no one to give an age to: skip the face pipeline on empty scenes.
-        if self._faces is not None and len(tracks) and frame.index % self._faces_every == 0:
+        if faces is None and self._faces is not None and len(tracks) and frame.index % self._faces_every == 0:
             faces = self._faces(frame.image)
-            seen = measure(frame.image, faces)
+        # An accelerator without a pixel copy sends a size-only frame: no visibility numbers then.
+        seen = measure(frame.image, faces) if faces is not None and frame.image.size else None
         self._recent_faces.add(frame.ts.timestamp(), seen)
-        return self._ages.update(tracks, faces)
+        return self._ages.update(tracks, Detections.empty() if faces is None else faces)
 
     def face_health(self) -> FaceSummary:
         """How well this camera has seen faces lately (size, backlight): aggregates for live health."""

@@ -221,3 +221,22 @@ def test_with_pixels_and_no_deepstream_persons_the_cpu_detector_runs_on_the_copi
     sink.flush(partial=False)
     assert seen == [(1080, 1920, 3)] * 34
     assert (windows.windows[0].entries, windows.windows[0].unique_visitors) == (1, 1)
+
+
+def test_deepstream_faces_feed_camera_health_only_when_pixels_were_copied():
+    cfg = parse_config(SCENE)
+    face = Detections(xyxy=np.array([[900.0, 300.0, 980.0, 390.0]]), confidence=np.array([0.9]),
+                      data={"age": np.array([np.nan]), "age_confidence": np.array([np.nan]),
+                            "age_probs": np.full((1, 81), np.nan)})
+    person = Detections(xyxy=np.array([_person_box(0)]), confidence=np.array([0.9]))
+    health = {}
+    for name, image in [("pixels", np.full((SOURCE[1], SOURCE[0], 3), 128, np.uint8)),
+                        ("no pixels", geometry_only(SOURCE))]:
+        pipeline = CameraPipeline(cfg, cfg.edge.cameras[0], detector=_must_not_run, faces=_must_not_run,
+                                  embedder=None, gallery=build_gallery(cfg), mapper=None)
+        sink = AnalyticsSink([pipeline], ["door"], Windows(), clock=FrameClock([False], lambda: START),
+                             persons_given=True)
+        sink(FrameDetections(0, 0, 0, face, person, SOURCE, image))
+        health[name] = pipeline.face_health()
+    assert health["pixels"].faces_seen == 1 and health["pixels"].median_face_px > 0
+    assert health["no pixels"].faces_seen == 0
