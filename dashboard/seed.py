@@ -5,6 +5,8 @@ after-work peak, busier Saturdays, store profiles with different age mixes (youn
 mixed, senior), coverage that varies by store, and floor heatmaps around each store's fixtures, where
 one display table in each store gets little attention. Generation is vectorised per store and
 rows go in with bulk INSERTs, so 50 stores x 90 days takes seconds, not minutes.
+`seed_store_history` gives one store registered elsewhere (the demo's live stores, whose sample
+video has faces too small for an age) a seeded past of a chosen profile on its own floor and zones.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class SeedStore:
     fixtures: tuple[Fixture, ...]
     base_per_hour: float
     coverage: float
+    zones: tuple[str, ...] = ZONES  # a store with its own plan (the demo's live stores) names its own
 
     @property
     def area_m2(self) -> float:
@@ -148,12 +151,12 @@ def _heatmaps(store: SeedStore, visitors: np.ndarray, rng: np.random.Generator) 
     return out
 
 
-def _zones(visitors: np.ndarray, rng: np.random.Generator) -> list[dict]:
-    share = rng.uniform(0.1, 0.9, size=len(ZONES))
+def _zones(store: SeedStore, visitors: np.ndarray, rng: np.random.Generator) -> list[dict]:
+    share = rng.uniform(0.1, 0.9, size=len(store.zones))
     visits = rng.binomial(visitors[:, None], share[None, :])
-    dwell = rng.uniform(20, 240, size=len(ZONES))
+    dwell = rng.uniform(20, 240, size=len(store.zones))
     return [{z: {"visits": int(v[k]), "mean_dwell_s": round(float(dwell[k] * rng.uniform(0.8, 1.2)), 1)}
-             for k, z in enumerate(ZONES) if v[k]} for v in visits]
+             for k, z in enumerate(store.zones) if v[k]} for v in visits]
 
 
 def _counts(store: SeedStore, visitors: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -169,18 +172,20 @@ def _counts(store: SeedStore, visitors: np.ndarray, rng: np.random.Generator) ->
 DWELL_P = np.array([0.05, 0.12, 0.18, 0.22, 0.2, 0.12, 0.06, 0.03, 0.015, 0.005])
 
 
-def store_windows(store: SeedStore, first: date, days: int, rng: np.random.Generator) -> list[dict]:
-    """Every hourly AggregateRecord row of one store, ready for a bulk INSERT."""
+def store_windows(store: SeedStore, first: date, days: int, rng: np.random.Generator, *,
+                  device_id: str | None = None, camera_id: str = "entrance") -> list[dict]:
+    """Every hourly AggregateRecord row of one store, ready for a bulk INSERT (device default: STORE-edge)."""
     starts = _window_starts(store, first, days)
     visitors = _visitors(store, starts, rng)
     counts = _counts(store, visitors, rng)
     ages = rng.multinomial(counts["visitors_with_age"], age_pmf(store.profile))
     dwell = rng.multinomial(visitors, DWELL_P / DWELL_P.sum())
-    heat, zones = _heatmaps(store, visitors, rng), _zones(visitors, rng)
+    heat, zones = _heatmaps(store, visitors, rng), _zones(store, visitors, rng)
     rows = []
     for i, start in enumerate(starts):
         begin = start.astimezone(UTC)
-        rows.append({"store_id": store.store_id, "device_id": f"{store.store_id}-edge", "camera_id": "entrance",
+        rows.append({"store_id": store.store_id, "device_id": device_id or f"{store.store_id}-edge",
+                     "camera_id": camera_id,
                      "seq": i, "window_start": begin, "window_end": begin + timedelta(hours=1), "frames": 36000,
                      "gap_seconds": 0.0, **{k: int(v[i]) for k, v in counts.items()},
                      "age_histogram": ages[i].tolist(),
@@ -255,8 +260,32 @@ def seed_history(engine: Engine, *, stores: int = 50, days: int = 90, last_day: 
                                                      "password_hash": "!seeded-no-login", "created_at": now,
                                                      "revoked_at": now}])  # never a broker user
             conn.execute(insert(HealthRecord.__table__), [_health_row(store, index, now)])
-            for k in range(0, len(rows), chunk):
-                conn.execute(insert(AggregateRecord.__table__), [{**r, "received_at": now} for r in rows[k:k + chunk]])
+            _insert_windows(conn, rows, now, chunk)
         total += len(rows)
     log.info("seeded %d stores x %d days (%d windows, %s..%s)", stores, days, total, first, last_day)
     return SeedSummary(stores, total, first, last_day)
+
+
+def _insert_windows(conn, rows: list[dict], now: datetime, chunk: int = 5000) -> None:
+    for k in range(0, len(rows), chunk):
+        conn.execute(insert(AggregateRecord.__table__), [{**r, "received_at": now} for r in rows[k:k + chunk]])
+
+
+def seed_store_history(engine: Engine, store: SeedStore, *, days: int, last_day: date, device_id: str,
+                       camera_id: str, seed: int = 7) -> SeedSummary:
+    """Replace the seeded past of one store registered elsewhere (the demo's live stores).
+
+    Only AggregateRecord rows are written, all seeded=True, under `device_id`/`camera_id`: a pair no
+    real camera reports, so these rows never share an idempotency key with the store's real windows.
+    The store row, its devices and its real (seeded=False) windows are left alone.
+    """
+    rng = np.random.default_rng(seed)
+    first = last_day - timedelta(days=days - 1)
+    rows = store_windows(store, first, days, rng, device_id=device_id, camera_id=camera_id)
+    a = AggregateRecord.__table__.c
+    with engine.begin() as conn:
+        conn.execute(delete(AggregateRecord.__table__).where(a.store_id == store.store_id, a.seeded.is_(True)))
+        _insert_windows(conn, rows, datetime.now(UTC))
+    log.info("seeded %s (%s profile) x %d days (%d windows, %s..%s)", store.store_id, store.profile, days,
+             len(rows), first, last_day)
+    return SeedSummary(1, len(rows), first, last_day)

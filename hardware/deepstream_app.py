@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hardware.deepstream_app")
     parser.add_argument("--config", help="storelens config (cameras are read from edge.cameras)")
     parser.add_argument("--no-persons", action="store_true",
-                        help="no person nvinfer (e.g. without a YOLOX parser): the CPU detector runs on the pixels")
+                        help="no person nvinfer: the CPU person detector runs on the copied pixels")
     parser.add_argument("--no-pixels", action="store_true",
                         help="no RGBA copy to the probe: cheaper, but re-ID is off")
     args = parser.parse_args(argv)

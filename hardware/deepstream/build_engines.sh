@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the TensorRT engines the nvinfer configs load, on the Jetson itself (engines are specific
-# to the GPU, TensorRT version and JetPack; never copy them between device types).
+# Build the TensorRT engines and the nvinfer box parsers the nvinfer configs load, on the Jetson itself
+# (engines are specific to the GPU, TensorRT version and JetPack; never copy them between device types).
 #   hardware/deepstream/build_engines.sh [MODEL_DIR] [fp16|int8|fp32]
 # MODEL_DIR holds the sha256-verified ONNX files from `storelens models pull`.
 set -euo pipefail
@@ -31,3 +31,5 @@ build yolox_nano_416_fp16.engine "$MODEL_DIR/yolox_nano_416x416.onnx" ""
 build age_v1_64_fp16.engine "$AGE_ONNX" \
   "--minShapes=images:1x3x64x64 --optShapes=images:16x3x64x64 --maxShapes=images:32x3x64x64"
 echo "engines in $OUT"
+# The nvinfer box parsers (YuNet faces, YOLOX persons) the configs name in custom-lib-path.
+make -C "$HERE/parsers"

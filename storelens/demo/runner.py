@@ -2,9 +2,11 @@
 
 Redis (one per simulated edge box) -> edge agent on the looping sample video -> sync with the
 off-peak window always open -> Mosquitto (TLS, per-device passwords, ACL) -> ingest -> SQLite ->
-dashboard, plus the synthetic history. Every piece is the product's own code with its normal
-config tree; only the values are demo values. Everything started is registered on an ExitStack, so
-a failure half-way, Ctrl-C or SIGTERM stops exactly what was started, in reverse order.
+dashboard, plus the synthetic history (a fleet of seeded stores, and a seeded past for each live
+store: the sample video's faces are too small for an age, so that past is where their age mix comes
+from). Every piece is the product's own code with its normal config tree; only the values are demo
+values. Everything started is registered on an ExitStack, so a failure half-way, Ctrl-C or SIGTERM
+stops exactly what was started, in reverse order.
 """
 
 from __future__ import annotations
@@ -18,14 +20,24 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from cloud_sync.db.models import AggregateRecord, DeadLetter
-from storelens.demo.stores import DEMO_STORES, DemoStore, Endpoints, cloud_config, floorplan_uri, store_config
+from storelens.demo.stores import (
+    DEMO_STORES,
+    HISTORY_CAMERA,
+    DemoStore,
+    Endpoints,
+    cloud_config,
+    floorplan_uri,
+    history_store,
+    store_config,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +50,7 @@ class DemoOptions:
     edge: bool = True  # False: no video analysis (fast start; dashboard, seed, broker, ingest only)
     seed_stores: int = 50
     seed_days: int = 90
+    history_days: int = 14  # seeded past of each live store, ending the day before the demo starts
     host: str = "127.0.0.1"
     port: int = 8050
     window_minutes: int = 1
@@ -75,6 +88,7 @@ class Demo:
             engine = self._database(stack)
             self._dashboard(stack, engine)  # a taken port fails before the servers start
             ends = self._broker(stack, engine, video)
+            self._history(engine, ends.started)
             self._buffers(stack)
             # Registered after the servers, so it runs before they stop: services finish cleanly.
             stack.callback(self._stop_services, stop)
@@ -106,6 +120,23 @@ class Demo:
                         f"({summary.windows} windows, marked seeded) in {time.monotonic() - t0:.0f} s")
         self._users(engine)
         return engine
+
+    def _history(self, engine, started: datetime) -> None:
+        """Each live store's seeded past in its own age profile, on whole local days before `started`."""
+        from dashboard.seed import seed_store_history
+
+        if self.options.history_days <= 0:
+            return
+        windows = 0
+        for demo in DEMO_STORES:
+            last_day = started.astimezone(ZoneInfo(demo.timezone)).date() - timedelta(days=1)
+            summary = seed_store_history(engine, history_store(demo), days=self.options.history_days,
+                                         last_day=last_day, device_id=demo.history_device_id,
+                                         camera_id=HISTORY_CAMERA)
+            windows += summary.windows
+        profiles = ", ".join(f"{s.store_id} {s.profile}" for s in DEMO_STORES)
+        self.report(f"seeded history for the live stores ({profiles}): {self.options.history_days} days up to "
+                    f"yesterday ({windows} windows, marked seeded)")
 
     def _users(self, engine) -> None:
         from dashboard.auth import add_user
@@ -239,6 +270,22 @@ class Demo:
         stores = ", ".join(s.store_id for s in DEMO_STORES)
         self.report(f"live stores: {stores} (sample video, {self.options.window_minutes}-minute windows"
                     f"{'' if self.options.edge else '; edge agents off (--no-edge)'}). Ctrl-C stops.")
+        for line in self._age_notice():
+            self.report(f"  {line}")
+
+    def _age_notice(self) -> list[str]:
+        """Where the live stores' numbers come from, so nobody reads the seeded age mix as measured."""
+        mixes = ", ".join(f"{s.store_id} {s.profile}" for s in DEMO_STORES)
+        if self.options.history_days <= 0:
+            history = "no seeded history for the live stores (history_days 0), so their pages show no age mix"
+        elif self.options.edge:
+            history = f"so the age mix on their store pages comes from their seeded history ({mixes}), marked seeded"
+        else:
+            history = f"their store pages, age mix included, show their seeded history ({mixes}), marked seeded"
+        if not self.options.edge:
+            return ["no live windows (--no-edge)", history]
+        return ["live windows (from the sample video) carry visitors, dwell, zones and heatmap but no ages: "
+                "its faces are too small for the age gate", history]
 
     def _wait(self, stop: threading.Event, engine) -> None:
         from dashboard.seed import refresh_heartbeats

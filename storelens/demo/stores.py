@@ -1,9 +1,13 @@
 """The simulated stores of `storelens demo`: two shops watched through the same sample video.
 
 They differ the way real stores do: floor size and plan, zones, the camera-to-floor calibration,
-time zone, and how strict the face quality gate is (a camera hung higher gives fewer usable faces,
-so a different age coverage and mix). Each store becomes one config tree,
-validated exactly as a real device's YAML would be.
+time zone, and how strict the face quality gate is. Each store becomes one config tree, validated
+exactly as a real device's YAML would be.
+
+The sample video's faces are far too small for the age gate, so live windows carry visitors, dwell,
+zones and heatmap but no ages. Each store's age mix comes from a seeded past instead (its `profile`,
+through dashboard.seed, on its own floor and zones), stored seeded=True under a device and camera id
+no live window uses.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import yaml
 
 from dashboard.floorplan import Fixture, data_uri, render_png
+from dashboard.seed import PROFILES, SeedStore
 from edge_agent.samples import get_sample, sample_config_path
 from storelens.config import StorelensConfig, parse_config
 
@@ -33,10 +38,17 @@ class DemoStore:
     min_face_px: int
     area_m2: float
     opening_hours_per_week: float
+    profile: str  # age mix of the seeded history (a dashboard.seed profile)
+    visitors_per_hour: float  # seeded history's mean visitors per opening hour
 
     @property
     def device_id(self) -> str:
         return f"{self.store_id}-edge"
+
+    @property
+    def history_device_id(self) -> str:
+        """Device id of the seeded past: not a registered device, so it never shows as one."""
+        return f"{self.store_id}-history"
 
 
 DEMO_STORES = (
@@ -45,15 +57,26 @@ DEMO_STORES = (
               (("crossroads", ((300, 120), (480, 80), (480, 300), (300, 200))),
                ("left-path", ((0, 115), (200, 125), (200, 180), (0, 160)))),
               (Fixture("new in", 12, 8, 4, 2), Fixture("denim", 4, 16, 3, 4), Fixture("shoes", 24, 16, 4, 3),
-               Fixture("till", 26, 4, 4, 1.5)), 40, 960.0, 72.0),
+               Fixture("till", 26, 4, 4, 1.5)), 40, 960.0, 72.0, "young", 45.0),
     DemoStore("demo-south", "Demo South (family mall)", "Europe/London", (24.0, 20.0),
               ((7, 1), (17, 1), (24, 18), (0, 18), (12.1, 7.5), (8, 9.5)),
               (("toys", ((240, 100), (480, 60), (480, 200), (240, 180))),
                ("kids-shoes", ((0, 180), (240, 190), (240, 360), (0, 360))),
                ("checkout", ((0, 60), (200, 70), (200, 120), (0, 110)))),
               (Fixture("toys", 14, 5, 4, 3), Fixture("kids shoes", 3, 12, 4, 3), Fixture("till", 2, 3, 4, 1.2)),
-              60, 480.0, 84.0),
+              60, 480.0, 84.0, "family", 25.0),
 )
+
+
+HISTORY_CAMERA = "history"  # camera id of the seeded past; the live camera is "entrance"
+
+
+def history_store(store: DemoStore) -> SeedStore:
+    """The store as the seed generator sees it: same floor, fixtures and zones, its own age profile."""
+    width, height = store.floor_m
+    return SeedStore(store.store_id, store.name, store.profile, store.timezone, width, height, store.fixtures,
+                     store.visitors_per_hour, PROFILES[store.profile]["coverage"],
+                     tuple(name for name, _polygon in store.zones))
 
 
 def floorplan_uri(store: DemoStore) -> str:

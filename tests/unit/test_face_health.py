@@ -116,8 +116,10 @@ def test_measure_reads_a_dark_face_on_a_bright_frame() -> None:
     assert measure(frame, Detections.empty()) is None
 
 
-HEALTHY = {"status": "online", "last_heartbeat": datetime.now(UTC) - timedelta(seconds=5), "camera_up": True,
-           "fps": 9.0, "last_sync": datetime.now(UTC) - timedelta(hours=1)}
+def _healthy(now: datetime) -> dict:
+    """A device row with nothing wrong but its faces (times relative to `now`, not to import time)."""
+    return {"status": "online", "last_heartbeat": now - timedelta(seconds=5), "camera_up": True,
+            "fps": 9.0, "last_sync": now - timedelta(hours=1)}
 
 
 @pytest.mark.parametrize(("numbers", "edge_problem", "expected"), [
@@ -127,8 +129,9 @@ HEALTHY = {"status": "online", "last_heartbeat": datetime.now(UTC) - timedelta(s
 ])
 def test_dashboard_names_face_problems_as_the_edge_does(numbers, edge_problem, expected) -> None:
     cfg = DashboardConfig()
-    row = {**HEALTHY, **numbers, "edge_problem": edge_problem}
-    assert camera_problems(row, datetime.now(UTC), cfg) == expected
+    now = datetime.now(UTC)
+    row = {**_healthy(now), **numbers, "edge_problem": edge_problem}
+    assert camera_problems(row, now, cfg) == expected
     assert (cfg.backlight_problem_stops, cfg.small_face_problem_fraction) == (
         BACKLIGHT_PROBLEM_STOPS, SMALL_FACE_PROBLEM_FRACTION)  # one default for edge, check and dashboard
 

@@ -1,15 +1,14 @@
 """The YuNet nvinfer parser (C++) decodes like cv2.FaceDetectorYN, checked without DeepStream.
 
-The parser is compiled with g++ against a minimal stand-in for DeepStream's nvdsinfer headers
-(same struct layout for the fields it uses), fed YuNet's real output tensors from ONNX Runtime on
-a real photo, and its boxes (after the NMS nvinfer would do) are compared with OpenCV's detector.
+The parser is built by its Makefile against a minimal stand-in for DeepStream's nvdsinfer headers
+(same struct layout for the fields it uses; tests/unit/deepstream_parsers.py), fed YuNet's real
+output tensors from ONNX Runtime on a real photo, and its boxes (after the NMS nvinfer would do)
+are compared with OpenCV's detector.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,25 +16,9 @@ import onnxruntime as ort
 import pytest
 
 from edge_agent.models import resolve_model
+from tests.unit.deepstream_parsers import build_parser_library, link_driver
 
 pytestmark = [pytest.mark.vision, pytest.mark.slow]
-
-PARSER = Path(__file__).resolve().parents[2] / "hardware" / "deepstream" / "parsers" / "nvdsparsebbox_yunet.cpp"
-
-STUB_HEADER = r"""
-#pragma once
-#include <vector>
-typedef enum { FLOAT = 0, HALF = 1, INT8 = 2, INT32 = 3 } NvDsInferDataType;
-typedef struct { unsigned int numDims; unsigned int d[8]; unsigned int numElements; } NvDsInferDims;
-typedef struct { NvDsInferDataType dataType; NvDsInferDims inferDims; int bindingIndex; const char* layerName;
-                 void* buffer; int isInput; } NvDsInferLayerInfo;
-typedef struct { unsigned int width; unsigned int height; unsigned int channels; } NvDsInferNetworkInfo;
-typedef struct { unsigned int numClassesConfigured; std::vector<float> perClassPreclusterThreshold;
-                 std::vector<float> perClassPostclusterThreshold; } NvDsInferParseDetectionParams;
-typedef struct { unsigned int classId; float left; float top; float width; float height;
-                 float detectionConfidence; } NvDsInferObjectDetectionInfo;
-#define CHECK_CUSTOM_PARSE_FUNC_PROTOTYPE(func) static_assert(sizeof(&func) > 0, #func)
-"""
 
 DRIVER = r"""
 #include <cstdio>
@@ -71,15 +54,8 @@ int main(int argc, char** argv) {
 
 @pytest.fixture(scope="module")
 def parser_binary(tmp_path_factory):
-    if shutil.which("g++") is None:
-        pytest.fail("g++ is needed to compile the DeepStream parser check (apt-get install g++)")
     build = tmp_path_factory.mktemp("parser")
-    (build / "nvdsinfer_custom_impl.h").write_text(STUB_HEADER)
-    (build / "driver.cpp").write_text(DRIVER)
-    result = subprocess.run(["g++", "-std=c++14", "-O1", "-Wall", "-Werror", "-I", str(build), str(PARSER),
-                             str(build / "driver.cpp"), "-o", str(build / "parse")], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return build / "parse"
+    return link_driver(DRIVER, build_parser_library("libnvds_yunet_parser.so", build), build, "parse")
 
 
 def _letterbox(image: np.ndarray) -> np.ndarray:

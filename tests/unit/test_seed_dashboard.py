@@ -1,4 +1,5 @@
-"""Synthetic history: marked seeded, valid on the wire schema, realistic patterns, never touches real data."""
+"""Synthetic history: marked seeded, valid on the wire schema, realistic patterns, never touches real data;
+one registered store can get a seeded past of its own profile (the demo's live stores)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from cloud_sync.db.engine import init_db, make_engine
 from cloud_sync.db.models import AggregateRecord, Device, HealthRecord, Store
 from cloud_sync.messages import AggregateWindow
 from dashboard import seed
+from dashboard.floorplan import Fixture
 
 A = AggregateRecord.__table__.c
 LAST = date(2026, 6, 28)  # a Sunday
@@ -149,3 +151,49 @@ def test_refresh_heartbeats_touches_only_seeded_online_devices(seeded) -> None:
     assert rows["edge-1"].year == 2026 and rows["edge-1"].month == 1
     fresh = [d for d, t in rows.items() if t.replace(tzinfo=t.tzinfo or UTC) >= before]
     assert len(fresh) == 8 and "edge-1" not in fresh
+
+
+def _shop(profile: str, store_id: str = "shop-1") -> seed.SeedStore:
+    fixtures = (Fixture("toys", 10, 5, 4, 3), Fixture("till", 2, 3, 4, 1.2))
+    return seed.SeedStore(store_id, "Shop", profile, "Europe/London", 24.0, 20.0, fixtures, 25.0, 0.7,
+                          ("toys", "checkout"))
+
+
+def _under_13_share(hists: list[list[int]]) -> float:
+    total = np.sum(np.array(hists), axis=0)
+    return float(total[:13].sum() / total.sum())
+
+
+@pytest.fixture
+def registered_shop(tmp_path):
+    """A store registered the normal way, with one real window inside the days to be seeded."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'one.db'}")
+    init_db(engine)
+    with Session(engine) as s:
+        s.add(Store(store_id="shop-1", name="Shop", floor_width_m=24.0, floor_height_m=20.0))
+        start = datetime(2026, 6, 27, 10, tzinfo=UTC)
+        s.add(AggregateRecord(store_id="shop-1", device_id="shop-1-edge", camera_id="entrance", window_start=start,
+                              window_end=start + timedelta(minutes=1), unique_visitors=2, age_histogram=[0] * 91))
+        s.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("profile", "low", "high"), [("young", 0.0, 0.03), ("family", 0.2, 0.45)])
+def test_one_store_history_has_its_profile_on_its_own_plan(registered_shop, profile, low, high) -> None:
+    engine = registered_shop
+    args = {"days": 14, "last_day": LAST, "device_id": "shop-1-history", "camera_id": "history"}
+    seed.seed_store_history(engine, _shop(profile), **args)
+    summary = seed.seed_store_history(engine, _shop(profile), **args)  # twice: replaces, never doubles
+    with engine.connect() as conn:
+        rows = conn.execute(select(AggregateRecord.__table__).where(A.seeded.is_(True))).mappings().all()
+        real = conn.execute(select(A.device_id, A.unique_visitors).where(A.seeded.is_(False))).all()
+        stores = conn.scalar(select(func.count()).select_from(Store))
+    assert len(rows) == summary.windows > 0 and summary.first_day == LAST - timedelta(days=13)
+    assert real == [("shop-1-edge", 2)] and stores == 1  # the real window and the store row are untouched
+    assert {(r["store_id"], r["device_id"], r["camera_id"]) for r in rows} == {("shop-1", "shop-1-history", "history")}
+    end_of_last_day = datetime.combine(LAST + timedelta(days=1), datetime.min.time(), ZoneInfo("Europe/London"))
+    assert max(r["window_end"].replace(tzinfo=UTC) for r in rows) <= end_of_last_day
+    assert set().union(*(r["zone_visits"] for r in rows)) == {"toys", "checkout"}
+    assert {(r["heatmap"]["width_cells"], r["heatmap"]["height_cells"]) for r in rows} == {(24, 20)}
+    assert low <= _under_13_share([r["age_histogram"] for r in rows]) <= high
