@@ -88,8 +88,12 @@ def _extent(values: list[float]) -> float:
     return max(0.5, math.ceil(max(values) * 2) / 2)
 
 
-def write_into_config(path: Path, homography: HomographyConfig) -> None:
-    """Set edge.analytics.homography in the YAML at `path` (created if missing), keeping comments."""
+def write_into_config(path: Path, homography: HomographyConfig, camera: str | None = None) -> None:
+    """Set the homography in the YAML at `path` (created if missing), keeping comments.
+
+    Without `camera` it goes to edge.analytics.homography; with it, to that camera's own
+    edge.cameras[i].analytics.homography (each camera sees the floor from its own pixels).
+    """
     from ruamel.yaml import YAML
 
     yaml = YAML()
@@ -102,7 +106,7 @@ def write_into_config(path: Path, homography: HomographyConfig) -> None:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     doc = doc if doc is not None else {}
     edge = doc.setdefault("edge", {})
-    analytics = edge.setdefault("analytics", {})
+    analytics = _camera_section(edge, camera, path).setdefault("analytics", {})
     analytics["homography"] = {k: [_flow(p) for p in v] if isinstance(v, list) else v
                                for k, v in homography.model_dump().items()}
     parse_config(_plain(doc), str(path))  # the whole file must still be valid before it is written
@@ -111,6 +115,16 @@ def write_into_config(path: Path, homography: HomographyConfig) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(buffer.getvalue())
     os.replace(tmp, path)
+
+
+def _camera_section(edge, camera: str | None, path: Path):
+    """The mapping that owns `analytics`: edge itself, or the named camera's entry."""
+    if camera is None:
+        return edge
+    for entry in edge.get("cameras") or []:
+        if isinstance(entry, dict) and entry.get("id") == camera:
+            return entry
+    raise ConfigError(f"{path}: edge.cameras has no camera with id {camera!r}")
 
 
 def _flow(point) -> list:

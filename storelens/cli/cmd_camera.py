@@ -49,6 +49,7 @@ def _register_snapshot(sub) -> None:
     p = sub.add_parser("snapshot", help="one frame, faces blurred, entrance line/zones/floor grid drawn")
     p.add_argument("url")
     p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--camera", help="camera id in the config whose own lines/zones/floor grid to draw")
     _common(p, config=True, json_out=False)
     p.set_defaults(func=_snapshot)
 
@@ -60,6 +61,7 @@ def _register_calibrate(sub) -> None:
     p.add_argument("--points", help="file with one pair per line: x y X Y")
     p.add_argument("--floor-size", nargs=2, type=float, metavar=("W", "H"), help="floor plan size in metres")
     p.add_argument("--config", required=True, help="config YAML to write edge.analytics.homography into")
+    p.add_argument("--camera", help="write into this camera's own analytics section (edge.cameras[id])")
     p.add_argument("--dry-run", action="store_true", help="report the error but do not write")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_calibrate)
@@ -145,9 +147,26 @@ def _snapshot(args: argparse.Namespace) -> int:
     from edge_agent.technician.snapshot import snapshot
 
     cfg, detector = _detector(args)
-    blurred = snapshot(args.url, Path(args.out), detector, cfg.edge.analytics, args.timeout)
+    blurred = snapshot(args.url, Path(args.out), detector, _camera_analytics(cfg, args.camera), args.timeout)
     print(f"{args.out}: written, {blurred} face(s) blurred")
     return 0
+
+
+def _camera_analytics(cfg, camera_id: str | None):
+    """The analytics section one camera uses (its own, else the edge-wide one)."""
+    from edge_agent.config import for_camera
+    from storelens.errors import ConfigError
+
+    if camera_id is None:
+        return cfg.edge.analytics
+    camera = next((c for c in cfg.edge.cameras if c.id == camera_id), None)
+    if camera is None:
+        raise ConfigError(f"edge.cameras has no camera with id {camera_id!r}")
+    return for_camera(cfg, camera).edge.analytics
+
+
+def _homography_key(camera_id: str | None) -> str:
+    return "edge.analytics.homography" if camera_id is None else f"camera {camera_id}: analytics.homography"
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -160,14 +179,14 @@ def _calibrate(args: argparse.Namespace) -> int:
         pairs += read_pairs_file(Path(args.points))
     result = fit(pairs, tuple(args.floor_size) if args.floor_size else None)
     if not args.dry_run:
-        write_into_config(Path(args.config), result.homography)
+        write_into_config(Path(args.config), result.homography, args.camera)
     data = {"pairs": len(pairs), "rms_m": round(result.rms_m, 4),
             "point_errors_m": [round(float(e), 4) for e in result.point_errors_m],
             "written": None if args.dry_run else args.config}
     _emit(args, data, [
         *[f"pair {i + 1}: {p[0]} px -> {p[1]} m, error {e:.3f} m" for i, (p, e) in enumerate(zip(pairs, result.point_errors_m, strict=True))],
         f"reprojection error {result.rms_m:.3f} m RMS over {len(pairs)} pairs",
-        "dry run: config not changed" if args.dry_run else f"{args.config}: edge.analytics.homography written",
+        "dry run: config not changed" if args.dry_run else f"{args.config}: {_homography_key(args.camera)} written",
     ])
     return 0
 

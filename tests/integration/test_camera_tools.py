@@ -172,3 +172,23 @@ def test_faces_at_the_top_edge_ask_for_a_tilt():
     report = summarise(stats, parse_config({}).edge.quality, url="x", seconds=1)
     assert recommend(report, parse_config({}).edge.quality) == report.recommendations
     assert report.recommendations == ["Faces sit at the top edge of the picture: tilt the camera up or lower it."]
+
+
+def test_snapshot_of_one_camera_draws_that_cameras_own_line(tmp_path, capsys, scene, model_dir):
+    config = tmp_path / "two-cameras.yaml"
+    config.write_text(f"models:\n  dir: {model_dir}\n  providers: [cpu]\n"
+                      "edge:\n  cameras:\n"
+                      "    - {id: door, url: door.avi, analytics: {lines: [{start: [20, 420], end: [620, 420]}]}}\n"
+                      "    - {id: floor, url: floor.avi}\n")
+    video = str(write_video(tmp_path / "door.avi", scene))
+    shots = {}
+    for camera in ("door", "floor"):
+        out = tmp_path / f"{camera}.png"
+        assert main(["camera", "snapshot", video, "--out", str(out), "--config", str(config), "--camera", camera]) == 0
+        shots[camera] = cv2.imread(str(out))[420, 100:540].astype(int)
+    line_colour = lambda row: (np.abs(row - [0, 220, 255]).sum(axis=1) < 60).mean()  # noqa: E731
+    assert line_colour(shots["door"]) > 0.8 and line_colour(shots["floor"]) < 0.1
+    capsys.readouterr()
+    assert main(["camera", "snapshot", video, "--out", str(tmp_path / "x.png"), "--config", str(config),
+                 "--camera", "till"]) == 2
+    assert "no camera with id 'till'" in capsys.readouterr().err

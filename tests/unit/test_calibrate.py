@@ -103,3 +103,25 @@ def test_write_creates_a_missing_config(tmp_path):
     cfg = tmp_path / "new.yaml"
     write_into_config(cfg, fit(pairs()).homography)
     assert yaml.safe_load(cfg.read_text())["edge"]["analytics"]["homography"]["floor_width_m"] == 6.0
+
+
+def test_write_into_one_cameras_own_section(tmp_path):
+    from edge_agent.config import for_camera
+
+    cfg = tmp_path / "store.yaml"
+    cfg.write_text("edge:\n  cameras:\n    - {id: door, url: rtsp://127.0.0.1/door}\n"
+                   "    - {id: floor, url: rtsp://127.0.0.1/floor}\n")
+    write_into_config(cfg, fit(pairs()).homography, camera="floor")
+    loaded = load_config(cfg)
+    door, floor = loaded.edge.cameras
+    assert loaded.edge.analytics.homography is None and door.analytics is None
+    assert np.allclose(for_camera(loaded, floor).edge.analytics.homography.floor_points, FLOOR)
+
+
+def test_write_for_an_unknown_camera_changes_nothing(tmp_path):
+    cfg = tmp_path / "store.yaml"
+    original = "edge:\n  cameras:\n    - {id: door, url: rtsp://127.0.0.1/door}\n"
+    cfg.write_text(original)
+    with pytest.raises(ConfigError, match="no camera with id 'till'"):
+        write_into_config(cfg, fit(pairs()).homography, camera="till")
+    assert cfg.read_text() == original
