@@ -61,12 +61,6 @@ def _fleet(db_url: str, root: Path) -> Iterator[tuple]:
         engine.dispose()
 
 
-def _config(db_url: str, broker: MosquittoServer, root: Path, *, redis_url: str = "redis://127.0.0.1:1/0",
-            batch: int = 500, cap: int = 0, device_secret: str = ""):
-    return parse_config(_raw_config(db_url, broker, root, redis_url=redis_url, batch=batch, cap=cap,
-                                    device_secret=device_secret), "<bench>")
-
-
 def _raw_config(db_url: str, broker: MosquittoServer, root: Path, *, redis_url: str = "redis://127.0.0.1:1/0",
                 batch: int = 500, cap: int = 0, device_secret: str = "") -> dict:
     (root / "ingest.secret").write_text(INGEST_SECRET)
@@ -191,7 +185,8 @@ def bench_publish(n: int, caps: list[int]) -> list[str]:
                 buffer = EdgeBuffer(redis.Redis.from_url(server.url))
                 for w in windows:
                     buffer.append(w)
-                cfg = _config("sqlite://", broker, Path(tmp), redis_url=server.url, cap=cap, device_secret=password)
+                raw = _raw_config("sqlite://", broker, Path(tmp), redis_url=server.url, cap=cap, device_secret=password)
+                cfg = parse_config(raw, "<bench>")
                 elapsed = _drain(cfg, buffer, run_sync)
             rate = size / elapsed
             lines.append(f"publish cap {cap or 'none':>8} B/s: {n} windows ({size} B) in {elapsed:6.2f} s = "

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from cloud_sync.broker import BrokerFiles, ingest_hash_from, reload_broker, write_broker_files
 from cloud_sync.registry import BrokerUser, broker_users, hash_password
-from cloud_sync.secrets import read_secret
+from cloud_sync.secrets import ingest_password
 from storelens.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -19,9 +19,7 @@ def ingest_user(cfg, *, rehash: bool) -> BrokerUser:
     existing = None if rehash else ingest_hash_from(cloud.broker_dir / "passwd", cloud.ingest_username)
     if existing:
         return BrokerUser(cloud.ingest_username, existing, None, None)
-    password = read_secret(env="STORELENS_INGEST_PASSWORD", file=cloud.ingest_password_file,
-                           what="cloud.ingest_password", mode=cfg.mode, required=True)
-    return BrokerUser(cloud.ingest_username, hash_password(password), None, None)
+    return BrokerUser(cloud.ingest_username, hash_password(ingest_password(cfg)), None, None)
 
 
 def refresh_broker(cfg, session: Session, *, rehash_ingest: bool = False,

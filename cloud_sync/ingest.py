@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
@@ -32,6 +32,9 @@ from cloud_sync.mqttlink import MqttLink
 
 log = logging.getLogger(__name__)
 
+# The database is unreachable, not the data bad: keep the batch unacknowledged and retry it.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
 
 class Rejected(Exception):
     """A message that goes to the dead-letter table, with the reason."""
@@ -44,13 +47,17 @@ class IngestStats:
     health: int = 0
     dead: int = 0
     batches: int = 0
-    started: float = field(default_factory=time.monotonic)
 
 
 def _validation_reason(exc: ValidationError) -> str:
     parts = [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:3]]
     more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
     return "malformed: " + "; ".join(parts) + more
+
+
+def _first_line(exc: Exception) -> str:
+    """A database error's first line; the rest repeats the SQL statement and its parameters."""
+    return str(exc).splitlines()[0]
 
 
 def parse_message(topic_name: str, payload: bytes) -> tuple[str, str, str, object]:
@@ -163,8 +170,8 @@ class Ingestor:
         """Store and commit a batch, then acknowledge it. False: database unreachable, retry later."""
         try:
             counts = self._store_batch_or_singly(batch)
-        except (OperationalError, InterfaceError) as exc:  # the database is down, not the data bad
-            self.db_state.failed(str(exc).splitlines()[0])
+        except DATABASE_DOWN as exc:
+            self.db_state.failed(_first_line(exc))
             return False
         self.db_state.recovered()
         for msg, generation in batch:
@@ -178,11 +185,10 @@ class Ingestor:
     def _store_batch_or_singly(self, batch: list) -> tuple[int, int, int]:
         try:
             return self._store([(m.topic, m.payload) for m, _gen in batch])
-        except (OperationalError, InterfaceError):
+        except DATABASE_DOWN:
             raise
         except SQLAlchemyError as exc:  # a message the database refuses must not block the rest
-            log.error("batch of %d refused by the database (%s): storing one by one",
-                      len(batch), str(exc).splitlines()[0])
+            log.error("batch of %d refused by the database (%s): storing one by one", len(batch), _first_line(exc))
             return self._store_one_by_one(batch)
 
     def _store(self, messages: list[tuple[str, bytes]]) -> tuple[int, int, int]:
@@ -196,11 +202,11 @@ class Ingestor:
         for msg, _gen in batch:
             try:
                 counts = self._store([(msg.topic, msg.payload)])
-            except (OperationalError, InterfaceError):
+            except DATABASE_DOWN:
                 raise
             except SQLAlchemyError as exc:
                 with Session(self.engine) as session:
-                    self._dead(session, msg.topic, f"database refused: {str(exc).splitlines()[0]}", msg.payload)
+                    self._dead(session, msg.topic, f"database refused: {_first_line(exc)}", msg.payload)
                     session.commit()
                 counts = (0, 0, 1)
             totals = [t + c for t, c in zip(totals, counts, strict=True)]

@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 
-from sqlalchemy.engine import Engine, make_url
-
-from cloud_sync.db.engine import init_db, make_engine
+from cloud_sync.db.engine import database_engine, init_db
 from cloud_sync.ingest import Ingestor, IngestStats
 from cloud_sync.mqttlink import LinkSettings, MqttLink
-from cloud_sync.secrets import read_secret, require_tls
+from cloud_sync.secrets import ingest_password, require_tls
 
 log = logging.getLogger(__name__)
 
 SESSION_KEEP_S = 7 * 86400  # the broker queues for an absent worker this long
 
 
-def database_engine(cfg) -> Engine:
-    """Engine for cloud.database_url; a PostgreSQL password comes from $STORELENS_DB_PASSWORD."""
-    url = make_url(cfg.cloud.database_url)
-    if url.password:
-        from storelens.errors import ConfigError
-
-        raise ConfigError("cloud.database_url: put the password in $STORELENS_DB_PASSWORD, not in the config")
-    password = os.environ.get("STORELENS_DB_PASSWORD")
-    if password and not url.drivername.startswith("sqlite"):
-        url = url.set(password=password)
-    return make_engine(url.render_as_string(hide_password=False))
-
-
 def ingest_link(cfg, worker: str | None = None) -> MqttLink:
     cloud = cfg.cloud
     require_tls(tls=cloud.mqtt_tls, mode=cfg.mode, what="cloud")
-    password = read_secret(env="STORELENS_INGEST_PASSWORD", file=cloud.ingest_password_file,
-                           what="cloud.ingest_password", mode=cfg.mode, required=True)
+    password = ingest_password(cfg)
     worker = worker or socket.gethostname()
     settings = LinkSettings(host=cloud.mqtt_host, port=cloud.mqtt_port, client_id=f"storelens-ingest-{worker}",
                             username=cloud.ingest_username, password=password, tls=cloud.mqtt_tls,

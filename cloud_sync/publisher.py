@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis
@@ -103,7 +103,6 @@ class PublishStats:
     refused: int = 0
     timed_out: int = 0
     bytes: int = 0
-    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)

@@ -82,11 +82,8 @@ def add_device(session: Session, *, store_id: str, device_id: str, name: str = "
     _require_store(session, store_id)
     if session.get(Device, device_id):
         raise RegistryError(f"device {device_id!r} already exists")
-    password = secrets.token_urlsafe(24)
-    device = Device(device_id=device_id, store_id=store_id, name=name, mqtt_username=device_id,
-                    password_hash=hash_password(password))
-    session.add(device)
-    return device, password
+    password = _issued_password()
+    return _new_device(session, store_id=store_id, device_id=device_id, name=name, password=password), password
 
 
 def set_device_password(session: Session, *, store_id: str, device_id: str, password: str,
@@ -101,10 +98,7 @@ def set_device_password(session: Session, *, store_id: str, device_id: str, pass
     device = session.get(Device, device_id)
     if device is None:
         _require_store(session, store_id)
-        device = Device(device_id=device_id, store_id=store_id, name=name, mqtt_username=device_id,
-                        password_hash=hash_password(password))
-        session.add(device)
-        return device, "added"
+        return _new_device(session, store_id=store_id, device_id=device_id, name=name, password=password), "added"
     if device.store_id != store_id:
         raise RegistryError(f"device {device_id!r} is registered to store {device.store_id!r}, not {store_id!r}")
     if device.revoked_at is not None:
@@ -129,7 +123,7 @@ def _check_given_password(device_id: str, password: str) -> None:
 def issue_credentials(session: Session, *, device_id: str) -> str:
     """A new password for a device (rotation or re-activation after revoke); the old one stops working."""
     device = _device(session, device_id)
-    password = secrets.token_urlsafe(24)
+    password = _issued_password()
     device.password_hash = hash_password(password)
     device.revoked_at = None
     return password
@@ -166,3 +160,15 @@ def _device(session: Session, device_id: str) -> Device:
     if device is None:
         raise RegistryError(f"device {device_id!r} is not registered")
     return device
+
+
+def _new_device(session: Session, *, store_id: str, device_id: str, name: str, password: str) -> Device:
+    # The MQTT user is the device id: a box's sync logs in as its device_id unless told otherwise.
+    device = Device(device_id=device_id, store_id=store_id, name=name, mqtt_username=device_id,
+                    password_hash=hash_password(password))
+    session.add(device)
+    return device
+
+
+def _issued_password() -> str:
+    return secrets.token_urlsafe(24)

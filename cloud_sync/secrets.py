@@ -26,6 +26,12 @@ def read_secret(*, env: str, file: Path | None, what: str, mode: str, required: 
     return value
 
 
+def ingest_password(cfg) -> str:
+    """The ingest workers' MQTT password: ingest logs in with it, the broker's password file hashes it."""
+    return read_secret(env="STORELENS_INGEST_PASSWORD", file=cfg.cloud.ingest_password_file,
+                       what="cloud.ingest_password", mode=cfg.mode, required=True)
+
+
 def _from_file(path: Path, what: str) -> str:
     try:
         return path.read_text().strip()

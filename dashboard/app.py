@@ -61,11 +61,11 @@ def _shell() -> html.Div:
 
 
 def _build_from_environment() -> dash.Dash:
-    from cloud_sync.db.engine import init_db, make_engine
+    from cloud_sync.db.engine import database_engine, init_db
     from storelens.config import load_config
 
     cfg = load_config(os.environ.get("STORELENS_CONFIG"))
-    engine = make_engine(cfg.cloud.database_url)
+    engine = database_engine(cfg)  # the password from $STORELENS_DB_PASSWORD, as dashboard.env provides it
     init_db(engine)
     return create_app(engine, cfg.dashboard, development=cfg.mode == "development")
 

@@ -90,12 +90,17 @@ def _utc(column):
     return type_coerce(column, DateTime()).label(column.name)
 
 
+def _in_period(engine: Engine, principal: Principal, store_ids: Sequence[str], period: Period) -> tuple:
+    """The WHERE clauses of every window query: stores the principal may see, starts in [start, end)."""
+    ids = visible_store_ids(engine, principal, store_ids)
+    return A.store_id.in_(ids), A.window_start >= period.start, A.window_start < period.end
+
+
 def windows(engine: Engine, principal: Principal, store_ids: Sequence[str], period: Period) -> pd.DataFrame:
     """Scalar counts of every aggregate window in the period, one row per (camera, window)."""
-    ids = visible_store_ids(engine, principal, store_ids)
     cols = ["store_id", "camera_id", "window_start", *COUNT_COLUMNS]
     query = (select(A.store_id, A.camera_id, _utc(A.window_start), *(A[c] for c in COUNT_COLUMNS))
-             .where(A.store_id.in_(ids), A.window_start >= period.start, A.window_start < period.end)
+             .where(*_in_period(engine, principal, store_ids, period))
              .order_by(A.window_start))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
@@ -109,10 +114,9 @@ DAILY_COLUMNS = ("entries", "unique_visitors", "visitors_with_age", "family_visi
 
 def daily_totals(engine: Engine, principal: Principal, store_ids: Sequence[str], period: Period) -> pd.DataFrame:
     """Per store and UTC day, summed in SQL (the fleet-wide pages stay fast over months of windows)."""
-    ids = visible_store_ids(engine, principal, store_ids)
     day = func.date(A.window_start).label("day")
     query = (select(A.store_id, day, *(func.sum(A[c]).label(c) for c in DAILY_COLUMNS))
-             .where(A.store_id.in_(ids), A.window_start >= period.start, A.window_start < period.end)
+             .where(*_in_period(engine, principal, store_ids, period))
              .group_by(A.store_id, day).order_by(A.store_id, day))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
@@ -122,18 +126,14 @@ def daily_totals(engine: Engine, principal: Principal, store_ids: Sequence[str],
 
 
 def _json_rows(engine: Engine, principal: Principal, store_ids: Sequence[str], period: Period, column: str):
-    ids = visible_store_ids(engine, principal, store_ids)
-    query = select(A.store_id, A.window_start, A[column]).where(
-        A.store_id.in_(ids), A.window_start >= period.start, A.window_start < period.end)
+    query = select(A.store_id, A.window_start, A[column]).where(*_in_period(engine, principal, store_ids, period))
     with engine.connect() as conn:
         return conn.execute(query).all()
 
 
 def age_histograms(engine: Engine, principal: Principal, store_ids: Sequence[str], period: Period) -> pd.DataFrame:
     """Summed 1-year age histogram per store: index store_id, columns 0..90 (90 means 90+)."""
-    ids = visible_store_ids(engine, principal, store_ids)
-    query = select(A.store_id, cast(A.age_histogram, Text)).where(
-        A.store_id.in_(ids), A.window_start >= period.start, A.window_start < period.end)
+    query = select(A.store_id, cast(A.age_histogram, Text)).where(*_in_period(engine, principal, store_ids, period))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     if not rows:
@@ -199,7 +199,7 @@ def heatmap(engine: Engine, principal: Principal, store_id: str, period: Period,
     rows = _json_rows(engine, principal, [store_id], period, "heatmap")
     zone = ZoneInfo(tz)
     maps = [h for _sid, start, h in rows
-            if hours[0] <= _aware(start).astimezone(zone).hour < hours[1]]
+            if hours[0] <= as_utc(start).astimezone(zone).hour < hours[1]]
     if not maps:
         return HeatGrid(np.zeros((0, 0), dtype=np.int64), 0.5, ())
     width = max(int(h.get("width_cells", 0)) for h in maps)
@@ -212,7 +212,7 @@ def heatmap(engine: Engine, principal: Principal, store_id: str, period: Period,
     return HeatGrid(grid, float(maps[0].get("cell_m", 0.5)), tuple(bands))
 
 
-def _aware(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     """SQLite may hand back naive values for rows written outside sqlmodel; they are UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 

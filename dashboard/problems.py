@@ -10,8 +10,13 @@ from dashboard.config import DashboardConfig
 from edge_agent.attributes.visibility import face_problems
 
 
+def is_missing(value) -> bool:
+    """None, or pandas' NaN/NaT standing for a cell the devices frame has no value in; lists are values."""
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
 def _age_s(moment, now: datetime) -> float | None:
-    if moment is None or (not isinstance(moment, datetime) and pd.isna(moment)):
+    if is_missing(moment):
         return None
     stamp = pd.Timestamp(moment)
     if stamp.tzinfo is None:  # naive values in the database are UTC
@@ -22,7 +27,7 @@ def _age_s(moment, now: datetime) -> float | None:
 def _value(row: dict, key: str):
     """The field, with pandas' NaN/NaT read as missing."""
     value = row.get(key)
-    return None if value is None or (not isinstance(value, str | bool) and pd.isna(value)) else value
+    return None if is_missing(value) else value
 
 
 def camera_problems(row: dict, now: datetime, cfg: DashboardConfig) -> list[str]:

@@ -63,6 +63,10 @@ class SeedStore:
     def area_m2(self) -> float:
         return self.width_m * self.height_m
 
+    @property
+    def device_id(self) -> str:
+        return f"{self.store_id}-edge"
+
 
 @dataclass(frozen=True)
 class SeedSummary:
@@ -184,7 +188,7 @@ def store_windows(store: SeedStore, first: date, days: int, rng: np.random.Gener
     rows = []
     for i, start in enumerate(starts):
         begin = start.astimezone(UTC)
-        rows.append({"store_id": store.store_id, "device_id": device_id or f"{store.store_id}-edge",
+        rows.append({"store_id": store.store_id, "device_id": device_id or store.device_id,
                      "camera_id": camera_id,
                      "seq": i, "window_start": begin, "window_end": begin + timedelta(hours=1), "frames": 36000,
                      "gap_seconds": 0.0, **{k: int(v[i]) for k, v in counts.items()},
@@ -210,11 +214,11 @@ def _health_row(store: SeedStore, index: int, now: datetime) -> dict:
               "faces_seen": 40, "median_face_px": 28.0 if problem == "small faces" else 64.0,
               "backlight_score": 2.4 if problem == "backlit" else 0.3,
               "small_face_fraction": 0.7 if problem == "small faces" else 0.1}
-    payload = {"schema_version": 1, "store_id": store.store_id, "device_id": f"{store.store_id}-edge",
+    payload = {"schema_version": 1, "store_id": store.store_id, "device_id": store.device_id,
                "sent_at": now.isoformat(), "software_version": "seeded", "model_versions": {"age": "age_v1"},
                "cameras": [camera], "buffer_depth": 0, "uptime_s": 86400.0}
     seen = now - timedelta(hours=5) if problem == "offline" else now
-    return {"device_id": f"{store.store_id}-edge", "store_id": store.store_id,
+    return {"device_id": store.device_id, "store_id": store.store_id,
             "status": "offline" if problem == "offline" else "online", "status_at": seen, "sent_at": seen,
             "received_at": seen, "payload": payload}
 
@@ -255,8 +259,8 @@ def seed_history(engine: Engine, *, stores: int = 50, days: int = 90, last_day: 
         rows = store_windows(store, first, days, rng)
         with engine.begin() as conn:
             conn.execute(insert(Store.__table__), [_store_row(store)])
-            conn.execute(insert(Device.__table__), [{"device_id": f"{store.store_id}-edge", "store_id": store.store_id,
-                                                     "name": "seeded", "mqtt_username": f"{store.store_id}-edge",
+            conn.execute(insert(Device.__table__), [{"device_id": store.device_id, "store_id": store.store_id,
+                                                     "name": "seeded", "mqtt_username": store.device_id,
                                                      "password_hash": "!seeded-no-login", "created_at": now,
                                                      "revoked_at": now}])  # never a broker user
             conn.execute(insert(HealthRecord.__table__), [_health_row(store, index, now)])

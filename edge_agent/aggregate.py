@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from cloud_sync.messages import AGE_BINS, DWELL_EDGES_S, AggregateWindow, DwellHistogram, Heatmap, ZoneStats
+from cloud_sync.messages import DWELL_EDGES_S, AggregateWindow, DwellHistogram, Heatmap, ZoneStats
+from edge_agent.attributes.bands import age_histogram
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,6 @@ class WindowCounts:
               model_versions: dict[str, str]) -> AggregateWindow:
         store_id, device_id, camera_id = ids
         cell_m, width, height = heat_shape
-        ages = np.clip(np.floor(self.ages), 0, AGE_BINS - 1).astype(int) if self.ages else np.zeros(0, int)
         return AggregateWindow(
             store_id=store_id, device_id=device_id, camera_id=camera_id,
             window_start=self.start, window_end=self.end, seq=seq,
@@ -76,7 +76,7 @@ class WindowCounts:
             visitors_with_age=len(self.ages), family_visits=self.family_visits, group_visits=self.group_visits,
             occupancy_max=self.occupancy_max, faces_seen=self.faces_seen, faces_low_quality=self.faces_low_quality,
             frames=self.frames, gap_seconds=min(self.gap_s, 86_400.0),
-            age_histogram=np.bincount(ages, minlength=AGE_BINS).tolist(),
+            age_histogram=age_histogram(np.asarray(self.ages)).tolist(),
             dwell_seconds_histogram=DwellHistogram(counts=self.dwell),
             zone_visits={z: ZoneStats(visits=len(d), mean_dwell_s=float(np.mean(d))) for z, d in self.zone_dwell.items()},
             heatmap=Heatmap(cell_m=cell_m, width_cells=width, height_cells=height, cells=_cells(self.heat),
@@ -87,6 +87,15 @@ class WindowCounts:
 
 def _cells(counter: Counter) -> list[list[int]]:
     return [[col, row, n] for (col, row), n in sorted(counter.items())]
+
+
+def merge_cells(*cell_lists: list[list[int]]) -> list[list[int]]:
+    """Wire heatmap cells ([col, row, count]) summed cell by cell, sorted as `build` writes them."""
+    total: Counter = Counter()
+    for cells in cell_lists:
+        for col, row, n in cells:
+            total[(col, row)] += n
+    return _cells(total)
 
 
 class Windower:

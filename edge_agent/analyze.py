@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cloud_sync.messages import AGE_BINS, AggregateWindow
+from edge_agent.aggregate import merge_cells
 from edge_agent.attributes.bands import band_edges, band_labels, rebin_histogram
 from edge_agent.pipeline import CameraPipeline
 from edge_agent.sources.config import CameraConfig
@@ -87,14 +88,10 @@ def summarize(result: Analysis, bands: str | list[int] = "fine") -> dict:
 
 
 def _merged_heatmap(windows: list[AggregateWindow]) -> dict:
-    cells: dict[tuple[int, int], int] = {}
-    for w in windows:
-        for col, row, n in w.heatmap.cells:
-            cells[(col, row)] = cells.get((col, row), 0) + n
     last = windows[-1].heatmap if windows else None
     return {
         "cell_m": last.cell_m if last else None,
         "width_cells": last.width_cells if last else 0,
         "height_cells": last.height_cells if last else 0,
-        "cells": [[c, r, n] for (c, r), n in sorted(cells.items())],
+        "cells": merge_cells(*(w.heatmap.cells for w in windows)),
     }

@@ -14,7 +14,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import redis
 
@@ -139,7 +138,7 @@ class CameraWorker:
         # One label fits the wire; the numbers travel too, so the dashboard re-derives every face problem.
         problem = problem or next(iter(faces.problems()), None)
         health = CameraHealth(camera_id=self.camera.id, up=up, fps=min(fps, 1000.0), problem=problem,
-                              last_frame_at=datetime.now(UTC) if up else None, **_face_fields(faces))
+                              last_frame_at=utcnow() if up else None, **_face_fields(faces))
         with contextlib.suppress(redis.RedisError):  # live and best-effort; the sink logs Redis outages once
             self.status.put_camera(health)
 
@@ -157,10 +156,10 @@ def run_edge(cfg, stop: threading.Event) -> list[CameraRun]:
         raise ConfigError("edge.cameras: no camera configured")
     from edge_agent.pipeline import pipelines_for
 
-    buffer = open_buffer(cfg)
-    partials = PartialStore(buffer.client, stream=cfg.sync.stream)
-    if not wait_until_sane(stop, floor=_floor(partials)):
+    opened = open_when_sane(cfg, stop)
+    if opened is None:
         return []
+    buffer, partials = opened
     pipelines = pipelines_for(cfg)  # a missing or corrupt model fails here, in one line, before any thread
     status = EdgeStatus(buffer.client, stream=cfg.sync.stream)
     status.put_edge_info(model_versions=next(iter(pipelines.values())).model_versions, started_at=utcnow())
@@ -175,11 +174,16 @@ def run_edge(cfg, stop: threading.Event) -> list[CameraRun]:
     return [w.run_info for w in workers]
 
 
-def _floor(partials: PartialStore):
+def open_when_sane(cfg, stop: threading.Event) -> tuple[EdgeBuffer, PartialStore] | None:
+    """The edge buffer and its partials once the clock reads no earlier than the newest window
+    already buffered (None: stopped while waiting). Shared with the DeepStream service."""
+    buffer = open_buffer(cfg)
+    partials = PartialStore(buffer.client, stream=cfg.sync.stream)
     try:
-        return partials.newest()
+        floor = partials.newest()
     except redis.RedisError as exc:
         raise StorelensError(f"edge buffer unreachable: {exc}") from None
+    return (buffer, partials) if wait_until_sane(stop, floor=floor) else None
 
 
 def _run_threads(workers: list[CameraWorker], sink: WindowSink, stop: threading.Event) -> None:

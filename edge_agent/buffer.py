@@ -109,6 +109,11 @@ def fit_to_wire(window: AggregateWindow) -> bytes:
     return payload
 
 
+def window_key(window: AggregateWindow) -> str:
+    """The window's key (device, camera, start) as one string: a buffer entry field, a partial's name."""
+    return "|".join((window.device_id, window.camera_id, window.window_start.isoformat()))
+
+
 def _entry_time(entry_id: str) -> datetime:
     return datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC)
 
@@ -129,10 +134,9 @@ class EdgeBuffer:
 
     def append(self, window: AggregateWindow) -> str:
         """Buffer one window; returns its entry id. Drops (and counts) the oldest if over a bound."""
-        key = "|".join((window.device_id, window.camera_id, window.window_start.isoformat()))
         entry_id, full, old = self._append(
             keys=[self.stream, self.stats_key],
-            args=[fit_to_wire(window), key, window.window_start.isoformat(), self.max_bytes, self.max_age_ms],
+            args=[fit_to_wire(window), window_key(window), window.window_start.isoformat(), self.max_bytes, self.max_age_ms],
         )
         self._report_drops(full, old)
         return entry_id.decode()

@@ -14,6 +14,7 @@ from cloud_sync.messages import AggregateWindow
 from edge_agent.aggregate import WindowCounts, Windower
 from edge_agent.analytics.homography import FloorMapper
 from edge_agent.analytics.scene import FrameResult, SceneAnalytics
+from edge_agent.attributes.bands import band_edges, band_names
 from edge_agent.attributes.visibility import FaceSummary, RecentFaces, measure
 from edge_agent.config import for_camera
 from edge_agent.sources.config import CameraConfig
@@ -55,7 +56,7 @@ class CameraPipeline:
         self._ages = AgeVotes()
         self._recent_faces = RecentFaces(edge.quality.min_face_px)  # live face health: numbers only
         self.scene = SceneAnalytics(edge.analytics, mapper)
-        self._band_edges = _band_edges(edge.age.bands)
+        self._band_edges = band_edges(edge.age.bands)
         self._windower = Windower(edge.window_minutes)
         self._owned: set[int] = set()  # visitors first seen by this camera: it counts them
         self.model_versions = _model_versions(cfg)
@@ -140,8 +141,6 @@ class CameraPipeline:
         self._count(result, window)
 
     def _bands(self, tracks: Detections) -> list[str]:
-        from edge_agent.attributes.bands import band_names
-
         return [str(b) for b in band_names(tracks.data["age"], self._band_edges)]
 
     def _close_visits(self, result: FrameResult, now: float, everyone: bool) -> None:
@@ -183,6 +182,8 @@ class CameraPipeline:
         ended = self._lifecycle.end_all().ended
         self.scene.end_tracks(ended)
         self.identity.end(ended, end)
+        self._owned.update(self.identity.new_visitors)  # tracks still undecided at shutdown decide in end()
+        self.identity.new_visitors = []
         self._close_visits(result, end.timestamp(), everyone=True)
         self.scene.ensure_heatmap(1, 1)  # only when no frame ever arrived
         self._count(result, window)
@@ -194,12 +195,6 @@ class CameraPipeline:
         window = counts.build(self._ids, self.next_seq, shape, self.model_versions)
         self.next_seq += 1
         return window
-
-
-def _band_edges(spec) -> tuple[int, ...]:
-    from edge_agent.attributes.bands import band_edges
-
-    return band_edges(spec)
 
 
 def _model_versions(cfg: StorelensConfig) -> dict[str, str]:

@@ -7,7 +7,6 @@ are the pipeline's own; decoding is reported separately.
 from __future__ import annotations
 
 import logging
-import resource
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_agent.bench.speed import peak_rss_mib
 from edge_agent.pipeline import CameraPipeline
 from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.frame import Frame
@@ -69,5 +69,4 @@ def bench_pipeline(cfg: StorelensConfig, video: Path, size: tuple[int, int] | No
         n += 1
     pipeline.flush()
     h, w = image.shape[:2]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-    return BenchResult((w, h), n, n / elapsed, pipeline.times.per_frame_ms(), 1000 * decode / n, peak)
+    return BenchResult((w, h), n, n / elapsed, pipeline.times.per_frame_ms(), 1000 * decode / n, peak_rss_mib())

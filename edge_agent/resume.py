@@ -9,25 +9,21 @@ Visitors seen in both halves are counted twice: the re-ID gallery does not survi
 
 from __future__ import annotations
 
-from collections import Counter
+from datetime import datetime
 
 from cloud_sync.messages import AggregateWindow, Heatmap, ZoneStats
+from edge_agent.aggregate import merge_cells
+from edge_agent.buffer import window_key
 
 _SUMMED = ("entries", "exits", "unique_visitors", "visitors_with_age", "family_visits", "group_visits",
            "faces_seen", "faces_low_quality", "frames")
 
 
-def _cells(a: list[list[int]], b: list[list[int]]) -> list[list[int]]:
-    total = Counter({(c, r): n for c, r, n in a})
-    total.update({(c, r): n for c, r, n in b})
-    return [[c, r, n] for (c, r), n in sorted(total.items())]
-
-
 def _heatmap(a: Heatmap, b: Heatmap) -> Heatmap:
     shape = b if b.width_cells else a
-    bands = {band: _cells(a.by_band.get(band, []), b.by_band.get(band, [])) for band in {*a.by_band, *b.by_band}}
+    bands = {band: merge_cells(a.by_band.get(band, []), b.by_band.get(band, [])) for band in {*a.by_band, *b.by_band}}
     return Heatmap(cell_m=shape.cell_m, width_cells=shape.width_cells, height_cells=shape.height_cells,
-                   cells=_cells(a.cells, b.cells), by_band=bands)
+                   cells=merge_cells(a.cells, b.cells), by_band=bands)
 
 
 def _zones(a: dict[str, ZoneStats], b: dict[str, ZoneStats]) -> dict[str, ZoneStats]:
@@ -75,19 +71,15 @@ class PartialStore:
         self.key = f"{stream}:partials"
         self.newest_key = f"{stream}:newest_window"
 
-    @staticmethod
-    def field(window: AggregateWindow) -> str:
-        return "|".join((window.device_id, window.camera_id, window.window_start.isoformat()))
-
     def remember(self, window: AggregateWindow) -> None:
-        self.client.hset(self.key, self.field(window), window.to_json())
+        self.client.hset(self.key, window_key(window), window.to_json())
 
     def take(self, window: AggregateWindow) -> AggregateWindow | None:
         """The partial flushed earlier for this window's key (removed from the store), if any."""
-        raw = self.client.hget(self.key, self.field(window))
+        raw = self.client.hget(self.key, window_key(window))
         if raw is None:
             return None
-        self.client.hdel(self.key, self.field(window))
+        self.client.hdel(self.key, window_key(window))
         return AggregateWindow.model_validate_json(raw)
 
     def forget_before(self, start) -> None:
@@ -102,8 +94,6 @@ class PartialStore:
         if current is None or window.window_start > current:
             self.client.set(self.newest_key, window.window_start.isoformat())
 
-    def newest(self):
-        from datetime import datetime
-
+    def newest(self) -> datetime | None:
         raw = self.client.get(self.newest_key)
         return datetime.fromisoformat(raw.decode()) if raw else None

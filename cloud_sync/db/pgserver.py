@@ -35,13 +35,16 @@ def pg_bin(name: str) -> str:
     return found
 
 
+def _run_as() -> pwd.struct_passwd | None:
+    """The unprivileged user PostgreSQL runs as when we are root (it refuses root); None otherwise."""
+    return pwd.getpwnam("nobody") if os.geteuid() == 0 else None
+
+
 def _as_user() -> dict:
-    """Popen arguments that run the child as `nobody` when we are root (no wrapper process, so
-    signals reach PostgreSQL itself); nothing otherwise."""
-    if os.geteuid() != 0:
-        return {}
-    nobody = pwd.getpwnam("nobody")
-    return {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+    """Popen arguments that run the child as that user (no wrapper process, so signals reach
+    PostgreSQL itself); nothing when we are not root."""
+    user = _run_as()
+    return {} if user is None else {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
 class PostgresServer:
@@ -61,10 +64,10 @@ class PostgresServer:
         self.root.chmod(0o755)
         data = self.root / "data"
         data.mkdir(mode=0o700)
-        if os.geteuid() == 0:
-            nobody = pwd.getpwnam("nobody")
+        user = _run_as()
+        if user is not None:
             for path in (self.root, data):
-                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+                os.chown(path, user.pw_uid, user.pw_gid)
         self._run([pg_bin("initdb"), "-D", str(data), "-U", DB_USER, "--auth=trust", "-E", "UTF8", "--no-sync"])
         return self._launch()
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import flask
 from dash import dcc, html
 
 from dashboard.auth import Principal, current_principal
+from dashboard.data import as_utc
 
 
 def context():
@@ -28,10 +29,7 @@ def not_allowed(what: str) -> html.Div:
 def default_range(latest: datetime | None, days: int, tz: str = "UTC") -> tuple[date, date]:
     """The last `days` local days ending with the newest data (or today when there is none)."""
     zone = ZoneInfo(tz)
-    if latest is None:
-        last = datetime.now(zone).date()
-    else:
-        last = (latest if latest.tzinfo else latest.replace(tzinfo=UTC)).astimezone(zone).date()
+    last = datetime.now(zone).date() if latest is None else as_utc(latest).astimezone(zone).date()
     return last - timedelta(days=days - 1), last
 
 

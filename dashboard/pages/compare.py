@@ -54,12 +54,17 @@ def layout(**_query) -> html.Div:
     ])
 
 
+def _period(start: str, end: str) -> data.Period:
+    """The page compares stores over the same UTC days, whatever their time zones."""
+    return data.Period.local_days(parse_day(start), parse_day(end), "UTC")
+
+
 def _table(engine, principal, start, end):
-    period = data.Period.local_days(parse_day(start), parse_day(end), "UTC")
+    period = _period(start, end)
     ids = data.visible_store_ids(engine, principal)
     daily = data.daily_totals(engine, principal, ids, period)
     table = metrics.compare_table(data.stores(engine, principal, ids), daily, (period.end - period.start).days)
-    return table, daily, period, ids
+    return table, daily
 
 
 def update(start, end, metric):
@@ -67,7 +72,7 @@ def update(start, end, metric):
     if principal is None or not start or not end:
         blank = figures.empty("Not available.")
         return "Not available.", [], blank, blank
-    table, daily, _period, _ids = _table(context().engine, principal, start, end)
+    table, daily = _table(context().engine, principal, start, end)
     if daily.empty:
         blank = figures.empty("No visitor data in this date range.")
         return "No visitor data in this date range; pick other dates.", _html_table(table), blank, blank
@@ -82,7 +87,7 @@ def age_mix(start, end, banding):
     if principal is None or not start or not end:
         return figures.empty("Not available.")
     engine = context().engine
-    period = data.Period.local_days(parse_day(start), parse_day(end), "UTC")
+    period = _period(start, end)
     histograms = data.age_histograms(engine, principal, data.visible_store_ids(engine, principal), period)
     if histograms.empty:
         return figures.empty("No age estimates in this date range.")
@@ -100,7 +105,7 @@ def download(n_clicks, start, end):
     principal = principal_with_role(*ROLES)
     if not n_clicks or principal is None or not start or not end:
         return dash.no_update
-    table, _daily, _period, _ids = _table(context().engine, principal, start, end)
+    table, _daily = _table(context().engine, principal, start, end)
     return dcc.send_string(metrics.compare_csv(table), f"storelens-compare-{start[:10]}-{end[:10]}.csv")
 
 

@@ -10,7 +10,7 @@ from dash import Input, Output, dcc, html
 
 from dashboard import data
 from dashboard.pages._common import context, not_allowed, principal_with_role
-from dashboard.problems import camera_problems
+from dashboard.problems import camera_problems, is_missing
 
 dash.register_page(__name__, path="/devices", title="Devices - storelens", name="Devices")
 
@@ -51,7 +51,7 @@ def update(_tick):
 def _cell(key: str, value) -> html.Td:
     if key == "problems":
         return html.Td([html.Span(p, className="problem-tag") for p in value] or "ok")
-    if value is None or (not isinstance(value, list | dict) and pd.isna(value)):
+    if is_missing(value):
         return html.Td("-")
     if key in ("last_heartbeat", "last_sync"):
         return html.Td(pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S"))

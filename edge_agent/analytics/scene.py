@@ -53,12 +53,12 @@ class SceneAnalytics:
     def update(self, tracks: Detections, now: float, bands: list[str]) -> FrameResult:
         tracks = self.staff.update(tracks, now)
         self.visits.update(tracks, now)
-        customers = tracks.filter(~tracks.data["staff"])
+        keep = ~tracks.data["staff"]
+        customers = tracks.filter(keep)
         result = FrameResult(customers=len(customers))
         for line in self.lines:
             result.crossings += self._line_update(line, tracks, now)
         result.zone_visits = self.zones.update(customers, now)
-        keep = ~tracks.data["staff"]
         self.heatmap.update(customers, now, [b for b, k in zip(bands, keep, strict=True) if k])
         return result
 

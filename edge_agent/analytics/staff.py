@@ -25,9 +25,10 @@ class StaffFilter:
     def update(self, tracks: Detections, now: float) -> Detections:
         visitors = self._keys(tracks)
         self._carry_over(tracks)
+        feet = tracks.foot_points
         in_staff_zone = np.zeros(len(tracks), bool)
         for zone in self._zones:
-            in_staff_zone |= points_in_polygon(tracks.foot_points, zone.polygon)
+            in_staff_zone |= points_in_polygon(feet, zone.polygon)
         for key, flagged in zip(visitors, in_staff_zone, strict=True):
             first = self._first_seen.setdefault(key, now)
             too_long = self._max_presence_s is not None and now - first > self._max_presence_s

@@ -1,7 +1,7 @@
 """Age bands: presets, labels and re-binning of 1-year age histograms.
 
-Dependency-light (numpy only) on purpose: the dashboard re-bins stored 1-year histograms with
-the same functions the edge uses to label faces, so both always agree on what "18-21" means.
+The dashboard re-bins stored 1-year histograms with the same functions the edge uses to label
+faces and to build a window's histogram, so both always agree on what "18-21" means.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-AGE_BINS = 91  # one bin per year 0..89, the last bin is 90+ (same as the wire schema)
+from cloud_sync.messages import AGE_BINS  # one bin per year 0..89, the last bin is 90+
 
 PRESETS: dict[str, tuple[int, ...]] = {
     # Young-skewed stores need the 18-35 range split finely.

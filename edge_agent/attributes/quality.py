@@ -51,8 +51,8 @@ def _crop_stats(gray: np.ndarray, box: np.ndarray) -> tuple[float, float]:
     return sharpness, float(crop[q:-q, q:-q].mean()) / 255.0
 
 
-def face_metrics(frame_bgr: np.ndarray, faces: Detections) -> FaceMetrics:
-    gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+def face_metrics(gray: np.ndarray, faces: Detections) -> FaceMetrics:
+    """Per-face metrics from the frame's grey image (callers convert once and share it)."""
     stats = np.array([_crop_stats(gray, box) for box in faces.xyxy], dtype=np.float64).reshape(-1, 2)
     if faces.landmarks is None:  # no landmarks: pose unknown, not penalised
         yaw = roll = np.zeros(len(faces))
@@ -88,7 +88,7 @@ class QualityGate:
         self.cfg = cfg
 
     def update(self, frame_bgr: np.ndarray, faces: Detections) -> Detections:
-        metrics = face_metrics(frame_bgr, faces)
+        metrics = face_metrics(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), faces)
         scores = quality_scores(metrics, self.cfg).astype(np.float32)
         ok = (metrics.size_px >= self.cfg.min_face_px) & (scores >= self.cfg.min_quality)
         return faces.with_data(quality=scores, quality_ok=ok)

@@ -39,9 +39,8 @@ class FrameFaces:
     background_luma: float  # mean luminance 0..1 outside the face boxes
 
 
-def background_luminance(frame_bgr: np.ndarray, faces: Detections) -> float:
-    """Mean luminance 0..1 of the frame outside the face boxes."""
-    gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+def background_luminance(gray: np.ndarray, faces: Detections) -> float:
+    """Mean luminance 0..1 of the (grey) frame outside the face boxes."""
     mask = np.full(gray.shape, 255, np.uint8)
     for x1, y1, x2, y2 in np.clip(faces.xyxy, 0, None).astype(int):
         mask[y1:y2, x1:x2] = 0
@@ -64,10 +63,11 @@ def measure(frame_bgr: np.ndarray, faces: Detections) -> FrameFaces | None:
     """The faces of one frame, measured on the camera's own pixels; None when there are none."""
     if len(faces) == 0:
         return None
-    metrics = face_metrics(frame_bgr, faces)
+    gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+    metrics = face_metrics(gray, faces)
     return FrameFaces(size_px=metrics.size_px, sharpness=metrics.sharpness, luma=metrics.brightness,
                       centre_y=faces.centers[:, 1] / frame_bgr.shape[0],
-                      background_luma=background_luminance(frame_bgr, faces))
+                      background_luma=background_luminance(gray, faces))
 
 
 def face_problems(backlight: float | None, small_fraction: float | None, *,

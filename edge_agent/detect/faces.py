@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import cv2
 import numpy as np
 
+from edge_agent.detect.boxes import nms
 from edge_agent.detect.config import FaceDetectorConfig, ScrfdConfig, YuNetConfig
 from edge_agent.models_config import ModelsConfig
 from edge_agent.types import Detections
@@ -48,6 +48,4 @@ def merge_passes(first: Detections, second: Detections, iou: float) -> Detection
     if len(second) == 0:
         return first
     both = concat(first, second)
-    boxes = np.concatenate([both.xyxy[:, :2], both.xyxy[:, 2:] - both.xyxy[:, :2]], axis=1)
-    keep = cv2.dnn.NMSBoxes(boxes.tolist(), both.confidence.tolist(), 0.0, iou)
-    return both.filter(np.sort(np.asarray(keep, dtype=np.intp).reshape(-1)))
+    return both.filter(np.sort(nms(both.xyxy, both.confidence, 0.0, iou)))

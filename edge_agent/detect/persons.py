@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from edge_agent.detect.boxes import nms
 from edge_agent.types import Detections
 
 if TYPE_CHECKING:
@@ -36,18 +37,9 @@ def _grid(size: int, strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(cells).astype(np.float32), np.concatenate(cell_strides).astype(np.float32)
 
 
-def _nms(xyxy: np.ndarray, scores: np.ndarray, score_thr: float, iou_thr: float) -> np.ndarray:
-    """Indices kept by OpenCV's NMS (expects x, y, w, h boxes)."""
-    if len(xyxy) == 0:
-        return np.zeros(0, np.int64)
-    xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
-    keep = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), score_thr, iou_thr)
-    return np.asarray(keep, np.int64).reshape(-1)
-
-
 def _finish(xyxy: np.ndarray, scores: np.ndarray, shape: tuple[int, ...], cfg: PersonDetectorConfig) -> Detections:
     """NMS, clip to the frame, drop boxes too short to be a person at this camera."""
-    keep = _nms(xyxy, scores, cfg.score_threshold, cfg.nms_threshold)
+    keep = nms(xyxy, scores, cfg.score_threshold, cfg.nms_threshold)
     xyxy, scores = xyxy[keep], scores[keep]
     h, w = shape[:2]
     xyxy = np.clip(xyxy, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 
@@ -31,12 +32,22 @@ def is_live(url: str) -> bool:
     return url.startswith(_LIVE_PREFIXES) or url.isdigit()
 
 
-def _capture(cfg: CameraConfig) -> cv2.VideoCapture:
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def video_capture(url: str, open_timeout_s: float, read_timeout_s: float) -> cv2.VideoCapture:
+    """A capture of a file, stream or USB camera (a digit is a device index); may not be opened."""
     # Timeouts stop a dead RTSP server from blocking a read for FFmpeg's default ~30 s.
-    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(cfg.open_timeout_s * 1000),
-              cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(cfg.read_timeout_s * 1000)]
-    source = int(cfg.url) if cfg.url.isdigit() else cfg.url
-    return cv2.VideoCapture(source, cv2.CAP_ANY, params)
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
+              cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000)]
+    return cv2.VideoCapture(int(url) if url.isdigit() else url, cv2.CAP_ANY, params)
 
 
 class _Throttle:
@@ -136,7 +147,7 @@ class LiveSource:
                 continue
             ok, image = self._cap.read()
             if not ok:
-                log.warning("camera %s: stream dropped (%s); reconnecting", self._cfg.id, self._cfg.url)
+                log.warning("camera %s: stream dropped (%s); reconnecting", self._cfg.id, redact(self._cfg.url))
                 self._cap.release()
                 self._cap, lost_since = None, self._clock()
                 continue
@@ -153,7 +164,7 @@ class LiveSource:
         delay = self._cfg.reconnect_initial_s
         attempts = 0
         while not self._stop.is_set():
-            cap = _capture(self._cfg)
+            cap = video_capture(self._cfg.url, self._cfg.open_timeout_s, self._cfg.read_timeout_s)
             if cap.isOpened():
                 if attempts:
                     log.info("camera %s: reconnected after %d attempts", self._cfg.id, attempts)
@@ -161,7 +172,7 @@ class LiveSource:
                 return cap
             cap.release()
             if attempts == 0:  # log once per outage, not once per retry
-                log.warning("camera %s: cannot open %s; retrying with backoff", self._cfg.id, self._cfg.url)
+                log.warning("camera %s: cannot open %s; retrying with backoff", self._cfg.id, redact(self._cfg.url))
             attempts += 1
             self._stop.wait(delay)
             delay = min(delay * 2, self._cfg.reconnect_max_s)

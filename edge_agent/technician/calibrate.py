@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from edge_agent.analytics.config import HomographyConfig
 from edge_agent.analytics.homography import FloorMapper
 from storelens.config import format_errors, parse_config
 from storelens.errors import ConfigError, InputError
+from storelens.files import write_atomic
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)"
 _PAIR = re.compile(rf"^\s*({_NUMBER})\s*,\s*({_NUMBER})\s*[:=]\s*({_NUMBER})\s*,\s*({_NUMBER})\s*$")
@@ -112,9 +112,7 @@ def write_into_config(path: Path, homography: HomographyConfig, camera: str | No
     parse_config(_plain(doc), str(path))  # the whole file must still be valid before it is written
     buffer = io.StringIO()
     yaml.dump(doc, buffer)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(buffer.getvalue())
-    os.replace(tmp, path)
+    write_atomic(path, buffer.getvalue().encode(), what="config", error=ConfigError)
 
 
 def _camera_section(edge, camera: str | None, path: Path):

@@ -10,25 +10,15 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 
-from edge_agent.sources.video import is_live
+from edge_agent.sources.video import is_live, redact, video_capture
 from storelens.errors import InputError
 
 log = logging.getLogger(__name__)
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def source_kind(url: str) -> str:
@@ -41,12 +31,7 @@ def open_capture(url: str, timeout_s: float = 5.0) -> cv2.VideoCapture:
     """An opened capture whose first frame was readable; InputError (one line) otherwise."""
     if source_kind(url) == "file" and not Path(url).expanduser().is_file():
         raise InputError(f"video {url}: no such file")
-    timeout_ms = int(timeout_s * 1000)
-    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
-    if url.isdigit():
-        cap = cv2.VideoCapture(int(url), cv2.CAP_ANY, params)
-    else:
-        cap = cv2.VideoCapture(url, cv2.CAP_ANY, params)
+    cap = video_capture(url, timeout_s, timeout_s)
     if not cap.isOpened():
         cap.release()
         raise InputError(f"camera {redact(url)}: cannot connect or open (unreachable, wrong path or credentials, "

@@ -8,7 +8,6 @@ the PNG is written through a temporary file so a half-written image never appear
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from edge_agent.analytics.homography import FloorMapper
 from edge_agent.technician.capture import open_capture, redact
 from edge_agent.types import Detections
 from storelens.errors import InputError
+from storelens.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +109,7 @@ def write_png(path: Path, image: np.ndarray) -> None:
     ok, data = cv2.imencode(".png", image)
     if not ok:
         raise InputError(f"snapshot {path}: cannot encode PNG")
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(data.tobytes())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"snapshot {path}: cannot write: {exc.strerror}") from None
+    write_atomic(path, data.tobytes(), what="snapshot")
 
 
 def snapshot(url: str, out: Path, detector: Callable[[np.ndarray], Detections], analytics: AnalyticsConfig,

@@ -24,19 +24,20 @@ _IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 class ReidEmbedder:
     """`embed(frame, xyxy) -> (N, D)` L2-normalised appearance vectors."""
 
-    def __init__(self, session, name: str) -> None:
+    def __init__(self, session, name: str, color_order: str = "bgr") -> None:
         self._session = session
         inp = session.get_inputs()[0]
         self._input = inp.name
-        self._nhwc = inp.shape[-1] == 3  # OpenVINO retail models take NHWC BGR 0-255
+        self._nhwc = inp.shape[-1] == 3  # OpenVINO retail models take NHWC 0-255 (BGR per their docs)
+        self._swap_rb = self._nhwc and color_order == "rgb"
         self._fixed_batch = isinstance(inp.shape[0], int)
         self.name = name
 
     @classmethod
-    def from_config(cls, model: str, models_cfg: ModelsConfig) -> ReidEmbedder:
+    def from_config(cls, model: str, models_cfg: ModelsConfig, color_order: str = "bgr") -> ReidEmbedder:
         from edge_agent.models import create_session, resolve_model
 
-        return cls(create_session(resolve_model(model, models_cfg), models_cfg, name=model), model)
+        return cls(create_session(resolve_model(model, models_cfg), models_cfg, name=model), model, color_order)
 
     def embed(self, frame_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
         if len(xyxy) == 0:
@@ -60,7 +61,7 @@ class ReidEmbedder:
     def _prepare(self, crop: np.ndarray) -> np.ndarray:
         img = cv2.resize(crop, (128, 256), interpolation=cv2.INTER_LINEAR).astype(np.float32)
         if self._nhwc:
-            return img
+            return np.ascontiguousarray(img[:, :, ::-1]) if self._swap_rb else img
         rgb = img[:, :, ::-1] / 255.0
         return ((rgb - _IMAGENET_MEAN) / _IMAGENET_STD).transpose(2, 0, 1).astype(np.float32)
 

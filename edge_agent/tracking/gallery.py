@@ -3,6 +3,10 @@
 One gallery per camera, or one per store shared by its cameras (thread-safe), so a visitor who
 leaves the view and comes back within a visit, or walks to another camera, keeps one identity.
 Identities are process-local integers; neither they nor the vectors ever leave the process.
+
+A visitor keeps a few prototypes, one per track (a running mean of that track's embeddings), and a
+new track matches on the best of them: a visitor seen from the front on entry and from the back at
+the shelf stays recognisable from either side, where one blended mean would resemble neither.
 """
 
 from __future__ import annotations
@@ -19,16 +23,20 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Entry:
-    vector: np.ndarray | None  # running mean of the visitor's unit embeddings, renormalised
+    prototypes: dict[tuple[str, int], np.ndarray]  # (camera, track) -> running mean, unit length
     last_seen: float  # epoch seconds
     owner: str  # camera that first saw the visitor (it counts the visitor)
     busy_on: set[tuple[str, int]]  # (camera, track) live tracks that are this visitor now
 
+    def similarity(self, vector: np.ndarray) -> float:
+        return max((float(np.dot(p, vector)) for p in self.prototypes.values()), default=-1.0)
+
 
 class ReidGallery:
-    def __init__(self, ttl_s: float, match_threshold: float) -> None:
+    def __init__(self, ttl_s: float, match_threshold: float, max_prototypes: int = 3) -> None:
         self.ttl_s = ttl_s
         self.match_threshold = match_threshold
+        self.max_prototypes = max_prototypes
         self._entries: dict[int, _Entry] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -36,44 +44,70 @@ class ReidGallery:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def assign(self, camera: str, track: int, vector: np.ndarray | None, now: float) -> tuple[int, bool]:
-        """(visitor id, is_new) for a new track: the best free match above threshold, else a new visitor.
+    def reserve(self, camera: str, track: int, now: float) -> int:
+        """A tentative id for a new track while it collects embeddings: busy, without prototypes,
+        so nothing can match it. `assign(..., reserved=id)` later confirms or withdraws it."""
+        with self._lock:
+            vid = next(self._ids)
+            self._entries[vid] = _Entry({}, now, camera, {(camera, track)})
+            return vid
+
+    def assign(self, camera: str, track: int, vector: np.ndarray | None, now: float,
+               reserved: int | None = None) -> tuple[int, bool]:
+        """(visitor id, is_new) for a new track: the best free match above threshold, else a new visitor
+        (the `reserved` tentative id when given; it is withdrawn when the track matches someone else).
 
         A visitor already walking on another live track is not a candidate: two people visible at
         once are two people, however alike they dress.
         """
         with self._lock:
             self._expire(now)
-            best, best_sim = None, self.match_threshold
-            for vid, entry in self._entries.items():
-                if entry.busy_on or entry.vector is None or vector is None:
-                    continue  # without a vector (crop too small) a track can only be a new visitor
-                sim = float(np.dot(entry.vector, vector))
-                if sim >= best_sim:
-                    best, best_sim = vid, sim
+            best, best_sim = self._best_free(vector)
             is_new = best is None
             if is_new:
-                best = next(self._ids)
-                self._entries[best] = _Entry(None if vector is None else vector.copy(), now, camera, set())
+                best = reserved if reserved in self._entries else next(self._ids)
+                self._entries.setdefault(best, _Entry({}, now, camera, set()))
             else:
+                self._entries.pop(reserved, None)
                 log.debug("gallery: track %s/%d is returning visitor %d (cos %.2f)", camera, track, best, best_sim)
             entry = self._entries[best]
             entry.busy_on.add((camera, track))
             entry.last_seen = now
+            if vector is not None:
+                self._add_prototype(entry, (camera, track), vector)
             return best, is_new
 
-    def update(self, vid: int, vector: np.ndarray, now: float, weight: float = 0.2) -> None:
-        """Blend a fresh embedding into the visitor's vector (views change as people turn)."""
+    def _best_free(self, vector: np.ndarray | None) -> tuple[int | None, float]:
+        best, best_sim = None, self.match_threshold
+        if vector is None:
+            return best, best_sim  # without a vector (no usable crop) a track can only be a new visitor
+        for vid, entry in self._entries.items():
+            if entry.busy_on:
+                continue
+            sim = entry.similarity(vector)
+            if sim >= best_sim:
+                best, best_sim = vid, sim
+        return best, best_sim
+
+    def _add_prototype(self, entry: _Entry, key: tuple[str, int], vector: np.ndarray) -> None:
+        entry.prototypes[key] = vector.copy()
+        while len(entry.prototypes) > self.max_prototypes:  # dicts keep insertion order: drop the oldest
+            del entry.prototypes[next(iter(entry.prototypes))]
+
+    def update(self, vid: int, camera: str, track: int, vector: np.ndarray, now: float, weight: float = 0.2
+               ) -> None:
+        """Blend a fresh embedding into this track's prototype of the visitor (views change as people turn)."""
         with self._lock:
             entry = self._entries.get(vid)
             if entry is None:
                 return
-            if entry.vector is None:
-                entry.vector, entry.last_seen = vector.copy(), now
-                return
-            mixed = (1 - weight) * entry.vector + weight * vector
-            entry.vector = mixed / max(float(np.linalg.norm(mixed)), 1e-6)
             entry.last_seen = now
+            old = entry.prototypes.get((camera, track))
+            if old is None:
+                self._add_prototype(entry, (camera, track), vector)
+                return
+            mixed = (1 - weight) * old + weight * vector
+            entry.prototypes[(camera, track)] = mixed / max(float(np.linalg.norm(mixed)), 1e-6)
 
     def release(self, camera: str, track: int, vid: int, now: float) -> None:
         """The track ended: the visitor may now be matched by a later track, until the TTL runs out."""

@@ -21,10 +21,6 @@ class TrackLifecycle:
         self._last_seen: dict[int, int] = {}
         self._frame = -1
 
-    @property
-    def live(self) -> tuple[int, ...]:
-        return tuple(self._last_seen)
-
     def update(self, tracks: Detections) -> TrackEvents:
         self._frame += 1
         ids = [] if tracks.tracker_id is None else [int(t) for t in np.unique(tracks.tracker_id)]

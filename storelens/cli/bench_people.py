@@ -13,8 +13,12 @@ def add_parsers(sub: argparse._SubParsersAction, common: Callable, media: Callab
     pipe.add_argument("--sizes", nargs="+", default=["native", "1280x720"], help="'native' or WxH (upscaled frames)")
     pipe.add_argument("--threads", type=int, help="ONNX Runtime threads per model (overrides models.intra_op_threads)")
     pipe.set_defaults(func=lambda args: _pipeline(args, media))
-    reid = common(sub.add_parser("reid", help="re-ID separation: same-person pair vs different people (cosine)"))
+    reid = common(sub.add_parser("reid", help="re-ID separation: Market-1501 pair and TUD-Campus ground truth (ROC)"))
     reid.add_argument("--model", action="append", help="re-ID model name (repeatable; default edge.reid.model)")
+    reid.add_argument("--color-order", action="append", choices=["bgr", "rgb"],
+                      help="channel order fed to NHWC retail models (repeatable; default both)")
+    reid.add_argument("--k", type=int, nargs="+",
+                      help="crops per track-level vector (default: edge.reid.embeddings_to_decide and 4)")
     reid.set_defaults(func=lambda args: _reid(args, media))
     track = common(sub.add_parser("tracking", help="ID switches, MOTA, IDF1 on TUD-Campus ground truth"))
     track.set_defaults(func=lambda args: _tracking(args, media))
@@ -49,27 +53,67 @@ def _pipeline(args: argparse.Namespace, media: Callable) -> int:
 
 def _reid(args: argparse.Namespace, media: Callable) -> int:
     import cv2
-    import numpy as np
 
     from edge_agent.detect.persons import build_person_detector
     from edge_agent.tracking.embedder import ReidEmbedder
-    from edge_agent.tracking.evaluate import reid_separation
+    from edge_agent.tracking.evaluate import load_mot_gt
 
     cfg = _config(args)
-    root = media(args)
+    reid, root = cfg.edge.reid, media(args)
     pair = tuple(cv2.imread(str(p)) for p in sorted((root / "reid").glob("*.jpg"))[:2])
     frames = [cv2.imread(str(p)) for p in sorted((root / "persons").glob("*.jpg"))]
     detector = build_person_detector(cfg.edge.persons, cfg.models)
-    print(f"same person: {root / 'reid'} pair; different: every pair of detected people (>= 60 px) "
-          f"within each of {len(frames)} frames in {root / 'persons'}")
-    for name in args.model or [cfg.edge.reid.model]:
-        s = reid_separation(ReidEmbedder.from_config(name, cfg.models), pair, frames, detector)
-        d = np.asarray(s.different)
-        print(f"{name}: same {s.same:.3f}; different n={len(d)} mean {d.mean():.3f} p95 {np.percentile(d, 95):.3f} "
-              f"max {d.max():.3f}; different pairs >= same: {(d >= s.same).mean():.1%}; "
-              f"threshold {cfg.edge.reid.match_threshold} accepts same={s.same >= cfg.edge.reid.match_threshold} "
-              f"and {(d >= cfg.edge.reid.match_threshold).mean():.1%} of different pairs")
+    gt = load_mot_gt(root / "gt" / "TUD-Campus.gt.txt")
+    ks = args.k or [reid.embeddings_to_decide, 4]
+    print(f"Market: same = the {root / 'reid'} pair (two cameras); different = every pair of detected people "
+          f"(>= 60 px) within each of {len(frames)} frames in {root / 'persons'}")
+    print("TUD-Campus ground truth: same = one id >= 20 frames apart; different = two ids in view at once; "
+          f"'usable' = crops the identity stage embeds; track = mean of k usable crops, every "
+          f"{reid.pending_every_frames} frames; threshold in use {reid.match_threshold}")
+    for name in args.model or [reid.model]:
+        for order in args.color_order or ["bgr", "rgb"]:
+            embedder = ReidEmbedder.from_config(name, cfg.models, order)
+            _market_report(f"{name} {order}", embedder, pair, frames, detector, reid.match_threshold)
+            _tud_report(f"{name} {order}", embedder, root, gt, ks, reid)
     return 0
+
+
+def _market_report(label: str, embedder, pair, frames, detector, threshold: float) -> None:
+    import numpy as np
+
+    from edge_agent.tracking.evaluate import reid_separation
+
+    s = reid_separation(embedder, pair, frames, detector)
+    d = np.asarray(s.different)
+    print(f"{label} Market: same {s.same:.3f}; different n={len(d)} mean {d.mean():.3f} p95 "
+          f"{np.percentile(d, 95):.3f} max {d.max():.3f}; different pairs >= same: {(d >= s.same).mean():.1%}; "
+          f"threshold {threshold} accepts same={s.same >= threshold} and {(d >= threshold).mean():.1%} of different",
+          flush=True)
+
+
+def _tud_report(label: str, embedder, root, gt, ks: list[int], reid) -> None:
+    from edge_agent.tracking.reid_eval import embed_gt_crops, single_crop_separation, track_separation
+
+    crops = embed_gt_crops(root / "video" / "TUD-Campus.mp4", gt, embedder)
+    rows = [("single, all crops", single_crop_separation(crops)),
+            (f"single, usable ({int(crops.good.sum())}/{len(crops.good)})", single_crop_separation(crops, good_only=True))]
+    rows += [(f"track k={k}", track_separation(crops, k, reid.pending_every_frames)) for k in ks]
+    rows.append((f"track k={ks[0]}, all crops", track_separation(crops, ks[0], reid.pending_every_frames, good_only=False)))
+    for what, sep in rows:
+        print(f"{label} TUD {what}: {_roc_line(sep, reid.match_threshold)}", flush=True)
+
+
+def _roc_line(sep, threshold: float) -> str:
+    import numpy as np
+
+    if len(sep.same) == 0 or len(sep.different) == 0:
+        return f"too few pairs (same {len(sep.same)}, different {len(sep.different)})"
+    ops = "; ".join(f"TPR {o.tpr:.2f} at FPR {o.fpr:.0%} (threshold {o.threshold:.3f})"
+                    for o in (sep.at_fpr(0.01), sep.at_fpr(0.05)))
+    tpr, fpr = sep.tpr_at(threshold)
+    return (f"same n={len(sep.same)} mean {sep.same.mean():.3f} p5 {np.percentile(sep.same, 5):.3f}; different "
+            f"n={len(sep.different)} mean {sep.different.mean():.3f} p99 {np.percentile(sep.different, 99):.3f}; "
+            f"margin p5-p99 {sep.margin:+.3f}; {ops}; at {threshold}: TPR {tpr:.2f} FPR {fpr:.1%}")
 
 
 def _tracking(args: argparse.Namespace, media: Callable) -> int:

@@ -48,9 +48,10 @@ def _media(args: argparse.Namespace):
     from pathlib import Path
 
     from storelens.errors import InputError
-    from storelens.paths import shared_dir
+    from storelens.paths import PROJECT_ROOT, shared_dir
 
-    media = Path(args.media) if args.media else (shared_dir() or Path("shared")) / "media"
+    # The default is beside the checkout, never relative to the working directory.
+    media = Path(args.media) if args.media else (shared_dir() or PROJECT_ROOT.parent / "shared") / "media"
     if not media.is_dir():
         raise InputError(f"{media}: test media directory not found; pass --media DIR")
     return media

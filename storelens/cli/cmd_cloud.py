@@ -61,15 +61,20 @@ def _config(args):
     return load_config(args.config)
 
 
-def _session(cfg):
-    from sqlmodel import Session
-
+def _engine(cfg):
+    """The cloud database, migrated to the newest schema revision."""
     from cloud_sync.db.engine import init_db
     from cloud_sync.ingest_service import database_engine
 
     engine = database_engine(cfg)
     init_db(engine)
-    return Session(engine)
+    return engine
+
+
+def _session(cfg):
+    from sqlmodel import Session
+
+    return Session(_engine(cfg))
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -82,8 +87,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _db_upgrade(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    with _session(cfg):
-        pass
+    _engine(cfg)
     print(f"database at newest schema revision: {cfg.cloud.database_url}")
     return 0
 

@@ -220,6 +220,7 @@ class Demo:
     def _services(self, stop: threading.Event, ends: Endpoints) -> None:
         from cloud_sync.ingest_service import run_ingest
         from cloud_sync.sync_service import run_sync
+        from edge_agent.app import run_edge
 
         self._spawn("ingest", run_ingest, cloud_config(self.state.database_url, ends, self._ingest_file), stop)
         for demo in DEMO_STORES:
@@ -227,7 +228,7 @@ class Demo:
                                self._secret_file(demo.device_id, self._device_passwords[demo.store_id]))
             self._spawn(f"sync {demo.store_id}", run_sync, cfg, stop)
             if self.options.edge:
-                self._spawn(f"edge {demo.store_id}", _run_edge, cfg, stop)
+                self._spawn(f"edge {demo.store_id}", run_edge, cfg, stop)
 
     def _spawn(self, name: str, target: Callable, cfg, stop: threading.Event) -> None:
         """A service thread; a crash is logged and shown in the status, the rest keeps running."""
@@ -324,7 +325,7 @@ def _buffer_counts(redis_url: str | None, store: DemoStore) -> str:
         return f"buffer unreachable ({exc.__class__.__name__}),"
     finally:
         client.close()
-    dropped = stats.dropped_full + stats.dropped_age
+    dropped = stats.dropped
     sent = stats.appended - stats.depth - dropped
     return f"{stats.appended} made, {sent} sent," + (f" {dropped} dropped," if dropped else "")
 
@@ -332,10 +333,3 @@ def _buffer_counts(redis_url: str | None, store: DemoStore) -> str:
 def _stored(engine, store_id: str) -> int:
     with engine.connect() as conn:
         return int(conn.scalar(select(func.count()).where(A.store_id == store_id, A.seeded.is_(False))) or 0)
-
-
-def _run_edge(cfg, stop: threading.Event) -> None:
-    from edge_agent.app import run_edge
-
-    run_edge(cfg, stop)
-

@@ -12,7 +12,6 @@ no live window uses.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -86,8 +85,7 @@ def floorplan_uri(store: DemoStore) -> str:
 
 def _scene(store: DemoStore) -> dict[str, Any]:
     """The sample's scene config with this store's zones and floor calibration."""
-    scene = yaml.safe_load(sample_config_path(get_sample()).read_text())["edge"]["analytics"]
-    scene = copy.deepcopy(scene)
+    scene = yaml.safe_load(sample_config_path(get_sample()).read_text())["edge"]["analytics"]  # a fresh copy
     scene["zones"] = [{"name": name, "polygon": [list(p) for p in poly]} for name, poly in store.zones]
     scene["homography"]["floor_points"] = [list(p) for p in store.floor_points]
     scene["homography"]["floor_width_m"], scene["homography"]["floor_height_m"] = store.floor_m

@@ -11,6 +11,7 @@ import pytest
 import redis
 from sqlmodel import Session
 
+from cloud_sync.db.models import HealthRecord
 from cloud_sync.db.pgserver import PostgresServer
 from cloud_sync.ingest_service import run_ingest
 from cloud_sync.localserver import stop_process
@@ -55,17 +56,17 @@ def pg_server() -> Iterator[PostgresServer]:
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> str:
-    """Each test using this runs twice: embedded SQLite and a real PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cloud.db'}"
-    return fresh_pg_database(request.getfixturevalue("pg_server").url)
-
-
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'cloud.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, sqlite_url) -> str:
+    """Each test using this runs twice: embedded SQLite and a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return sqlite_url
+    return fresh_pg_database(request.getfixturevalue("pg_server").url)
 
 
 @pytest.fixture
@@ -123,15 +124,7 @@ class Rig:
         """Until ingest has subscribed, the broker drops what it receives (no session to queue for):
         a fleet's ingest connects once before any device publishes. Proven here by a status message
         that makes it into the database."""
-        import paho.mqtt.client as mqtt
-
-        from cloud_sync.db.models import HealthRecord
-
-        device = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        device.tls_set(ca_certs=str(self.fleet.broker.files.tls.ca_cert))
-        device.username_pw_set("edge-001", self.fleet.passwords["edge-001"])
-        device.connect("127.0.0.1", self.fleet.broker.port)
-        device.loop_start()
+        device = self.fleet.device_client("edge-001")
 
         def seen() -> bool:
             device.publish("storelens/v1/store-001/edge-001/status", b"online", qos=1)

@@ -7,7 +7,6 @@ import threading
 import time
 from datetime import UTC, datetime
 
-import paho.mqtt.client as mqtt
 import pytest
 from sqlmodel import Session, select
 
@@ -60,15 +59,6 @@ def test_one_batch_sorts_good_from_bad(any_fleet) -> None:
     assert len(stored_keys(any_fleet.engine)) == 5
 
 
-def _device_client(fleet: Fleet) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.tls_set(ca_certs=str(fleet.broker.files.tls.ca_cert))
-    client.username_pw_set("edge-001", fleet.passwords["edge-001"])
-    client.connect("127.0.0.1", fleet.broker.port)
-    client.loop_start()
-    return client
-
-
 def _run_workers(fleet: Fleet, tmp_path, names: list[str], monkeypatch):
     monkeypatch.setenv("STORELENS_INGEST_PASSWORD", INGEST_PASSWORD)
     cfg = load_config(write_config(tmp_path / "c.yaml", fleet=fleet, redis_url="redis://127.0.0.1:1/0",
@@ -84,7 +74,7 @@ def _run_workers(fleet: Fleet, tmp_path, names: list[str], monkeypatch):
 def test_ingest_over_mqtt_keeps_running_past_bad_messages(any_fleet, tmp_path, monkeypatch) -> None:
     stop, threads, stats = _run_workers(any_fleet, tmp_path, ["w1"], monkeypatch)
     windows = make_windows(300)
-    device = _device_client(any_fleet)
+    device = any_fleet.device_client()
     wait_for(lambda: any_fleet.broker.files.log.read_text().count("u'ingest'") >= 1, 10, "ingest to connect")
     for i, w in enumerate(windows):
         if i == 150:
@@ -104,7 +94,7 @@ def test_ingest_over_mqtt_keeps_running_past_bad_messages(any_fleet, tmp_path, m
 def test_two_workers_split_the_load_without_duplicates(fleet, tmp_path, monkeypatch) -> None:
     stop, threads, stats = _run_workers(fleet, tmp_path, ["w1", "w2"], monkeypatch)
     wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 2, 10, "two workers to connect")
-    device = _device_client(fleet)
+    device = fleet.device_client()
     infos = [device.publish(TOPIC, w.to_json(), qos=1) for w in make_windows(400)]
     for info in infos:
         info.wait_for_publish(10)
@@ -153,7 +143,7 @@ def test_a_retired_worker_hands_back_its_share(fleet, tmp_path, monkeypatch) -> 
     time.sleep(0.5)
     stops["w2"].set()  # stopped, not retired: the broker still queues a share for it
     threads["w2"].join(10)
-    device = _device_client(fleet)
+    device = fleet.device_client()
     for w in make_windows(40):
         device.publish(TOPIC, w.to_json(), qos=1).wait_for_publish(5)
     time.sleep(1.5)
@@ -179,7 +169,7 @@ def test_database_outage_holds_messages_unacknowledged_until_it_returns(tmp_path
         fleet.start_broker()
         try:
             stop, threads, stats = _run_workers(fleet, tmp_path, ["w1"], monkeypatch)
-            device = _device_client(fleet)
+            device = fleet.device_client()
             wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 1, 10, "ingest to connect")
             time.sleep(0.5)
             pg.pause()  # the database goes away while windows keep arriving

@@ -58,43 +58,118 @@ def test_store_level_gallery_recognises_across_cameras() -> None:
     assert (again, is_new, gallery.owner(again)) == (vid, False, "door")
 
 
-class _FakeEmbedder:
-    """Stands in for the ONNX model: the 'appearance' is the box's x position (tests the bookkeeping only)."""
+FRONT, SIDE, BACK, STRANGER = _unit(1, 0, 0), _unit(1, 1, 0), _unit(0, 1, 0), _unit(0, 0, 1)  # FRONT.SIDE 0.71
 
-    def __init__(self) -> None:
+
+@pytest.mark.parametrize(
+    ("name", "max_prototypes", "query", "same"),
+    [
+        ("entry view still known after the visitor turned", 3, FRONT, True),
+        ("the turned view is known too", 3, BACK, True),
+        ("one prototype forgets the entry view", 1, FRONT, False),
+        ("a stranger is new", 3, STRANGER, False),
+    ],
+)
+def test_prototypes_keep_each_tracks_view(name: str, max_prototypes: int, query, same: bool) -> None:
+    gallery = ReidGallery(ttl_s=600, match_threshold=0.65, max_prototypes=max_prototypes)
+    vid, _ = gallery.assign("cam1", 1, FRONT, now=0)
+    gallery.release("cam1", 1, vid, now=1)
+    again, _ = gallery.assign("cam1", 2, SIDE, now=2)  # returns, seen from the side
+    gallery.update(again, "cam1", 2, BACK, now=3, weight=1.0)  # ...and then walks away from the camera
+    gallery.release("cam1", 2, again, now=4)
+    third, is_new = gallery.assign("cam1", 3, query, now=5)
+    assert again == vid and (third == vid) is same and is_new is not same, name
+
+
+def test_reserved_id_is_withdrawn_when_the_track_matches_someone() -> None:
+    gallery = ReidGallery(ttl_s=600, match_threshold=0.65)
+    alice, _ = gallery.assign("cam1", 1, ALICE, now=0)
+    gallery.release("cam1", 1, alice, now=1)
+    tentative = gallery.reserve("cam1", 2, now=2)
+    assert gallery.assign("cam1", 3, ALICE, now=2) == (alice, False)  # someone free matches, not the reserved id
+    gallery.release("cam1", 3, alice, now=2)
+    assert gallery.assign("cam1", 2, ALICE_LATER, now=3, reserved=tentative) == (alice, False)
+    assert not gallery.knows(tentative)
+    kept = gallery.reserve("cam1", 4, now=4)
+    assert gallery.assign("cam1", 4, BOB, now=5, reserved=kept) == (kept, True)
+
+
+class _ScriptedEmbedder:
+    """Stands in for the ONNX model (tests the bookkeeping only): hands out the given vectors in order."""
+
+    def __init__(self, *vectors: np.ndarray) -> None:
+        self._vectors = list(vectors)
         self.crops = 0
 
     def embed(self, frame, xyxy):
         self.crops += len(xyxy)
-        return np.stack([_unit(1, x1 / 100, 0) if x1 < 300 else _unit(0, 1, x1 / 1000) for x1 in xyxy[:, 0]])
+        return np.stack([self._vectors.pop(0) if self._vectors else ALICE for _ in range(len(xyxy))])
+
+
+FRAME = np.zeros((500, 1000, 3), np.uint8)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def _tracks(*rows: tuple[int, float, float]) -> Detections:
-    """(track id, x1, height) rows."""
-    return Detections(xyxy=np.array([[x, 0, x + 40, h] for _, x, h in rows], float).reshape(-1, 4),
+    """(track id, x1, height) rows; boxes 40 px wide, 10 px below the frame's top edge."""
+    return Detections(xyxy=np.array([[x, 10, x + 40, 10 + h] for _, x, h in rows], float).reshape(-1, 4),
                       tracker_id=np.array([t for t, _, _ in rows]))
 
 
-def test_identity_embeds_sparingly_and_reunites_a_returning_track() -> None:
-    cfg = ReidConfig(embed_every_frames=5, max_crops_per_frame=8, min_crop_height_px=48, match_threshold=0.9)
-    embedder = _FakeEmbedder()
-    ident = VisitorIdentity(cfg, "cam1", ReidGallery(600, 0.9), embedder)
-    t0 = datetime(2024, 1, 1, tzinfo=UTC)
-    frame = np.zeros((10, 10, 3), np.uint8)
-    for i in range(10):
-        out = ident.update(frame, _tracks((1, 10, 100), (2, 400, 100)), t0 + timedelta(seconds=i))
-    assert embedder.crops == 2 + 2  # on birth, then once more at the 5th frame
-    first = out.data["visitor"].tolist()
-    ident.end((1,), t0 + timedelta(seconds=10))
-    back = ident.update(frame, _tracks((3, 12, 100), (2, 400, 100)), t0 + timedelta(seconds=20))
-    assert back.data["visitor"].tolist() == first  # track 3 is visitor of track 1 again
-    assert sorted(ident.new_visitors) == sorted(first)
+def _run(ident: VisitorIdentity, frames: list[Detections], start_s: float = 0) -> list[Detections]:
+    return [ident.update(FRAME, f, T0 + timedelta(seconds=start_s + i)) for i, f in enumerate(frames)]
 
 
-def test_identity_without_usable_crop_waits_then_gives_a_fresh_visitor() -> None:
-    cfg = ReidConfig(embed_every_frames=3, min_crop_height_px=48)
-    ident = VisitorIdentity(cfg, "cam1", ReidGallery(600, 0.7), _FakeEmbedder())
-    t0 = datetime(2024, 1, 1, tzinfo=UTC)
-    visitors = [ident.update(np.zeros((4, 4, 3), np.uint8), _tracks((1, 10, 20)), t0).data["visitor"][0]
-                for _ in range(4)]
-    assert visitors[:3] == [-1, -1, -1] and visitors[3] >= 1
+@pytest.mark.parametrize(
+    ("name", "k", "every", "box", "decided_at", "crops"),
+    [
+        ("decides on its k-th usable crop", 3, 2, (1, 100, 100), 4, 3),
+        ("k=1 decides at once", 1, 2, (1, 100, 100), 0, 1),
+        ("every frame while pending", 3, 1, (1, 100, 100), 2, 3),
+        ("too short: waits out the deadline, no crop", 3, 2, (1, 100, 20), 9, 0),
+        ("cut by the frame's left edge: never embedded", 3, 2, (1, 0, 100), 9, 0),
+        ("squat box (not a standing person): never embedded", 3, 2, (1, 100, 50), 9, 0),
+    ],
+)
+def test_new_track_decides_after_k_usable_crops(name, k, every, box, decided_at, crops) -> None:
+    cfg = ReidConfig(embeddings_to_decide=k, pending_every_frames=every, decide_within_frames=9, embed_every_frames=50)
+    embedder = _ScriptedEmbedder()
+    ident = VisitorIdentity(cfg, "cam1", ReidGallery(600, 0.65), embedder)
+    counted = []
+    for i in range(12):
+        out = ident.update(FRAME, _tracks(box), T0 + timedelta(seconds=i))
+        counted.append(len(ident.new_visitors))
+        assert out.data["visitor"][0] >= 1, name  # a tentative id from birth: sightings are kept
+    assert counted.index(1) == decided_at and counted[-1] == 1 and embedder.crops == crops, name
+
+
+def test_returning_visitor_is_matched_on_the_mean_not_the_first_crop() -> None:
+    cfg = ReidConfig(embeddings_to_decide=3, pending_every_frames=1, embed_every_frames=50)
+    # Track 2's first crop looks like Bob (say, half hidden); its next two are Alice again.
+    embedder = _ScriptedEmbedder(ALICE, ALICE, ALICE, BOB, ALICE_LATER, ALICE_LATER)
+    ident = VisitorIdentity(cfg, "cam1", ReidGallery(600, 0.65), embedder)
+    first = _run(ident, [_tracks((1, 100, 100))] * 3)[-1].data["visitor"][0]
+    ident.end((1,), T0 + timedelta(seconds=5))
+    outs = _run(ident, [_tracks((2, 120, 100))] * 3, start_s=10)
+    tentative = outs[0].data["visitor"][0]
+    assert outs[-1].data["visitor"][0] == first and tentative != first
+    assert ident.new_visitors == [first]  # counted once; the tentative id was withdrawn, never counted
+    assert not ident.gallery.knows(tentative)
+
+
+def test_identity_refreshes_sparingly_and_busy_visitors_stay_apart() -> None:
+    cfg = ReidConfig(embeddings_to_decide=2, pending_every_frames=1, embed_every_frames=5)
+    embedder = _ScriptedEmbedder(ALICE, BOB, ALICE, BOB)  # two people side by side, alike or not
+    ident = VisitorIdentity(cfg, "cam1", ReidGallery(600, 0.65), embedder)
+    outs = _run(ident, [_tracks((1, 100, 100), (2, 400, 100))] * 10)
+    assert embedder.crops == 2 * 2 + 2  # two each to decide, then one refresh each at the 5th frame after
+    assert len(set(outs[-1].data["visitor"].tolist())) == 2 and len(ident.new_visitors) == 2
+
+
+def test_track_ending_while_pending_is_decided_and_counted() -> None:
+    cfg = ReidConfig(embeddings_to_decide=3, pending_every_frames=2)
+    ident = VisitorIdentity(cfg, "cam1", ReidGallery(600, 0.65), _ScriptedEmbedder())
+    out = _run(ident, [_tracks((1, 100, 100))] * 2)
+    assert ident.new_visitors == []
+    ident.end((1,), T0 + timedelta(seconds=3))
+    assert ident.new_visitors == [out[-1].data["visitor"][0]] and ident.gallery.knows(ident.new_visitors[0])

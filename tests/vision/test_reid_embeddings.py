@@ -33,6 +33,7 @@ def test_same_person_beats_typical_different_people(separation) -> None:
 
 
 def test_default_threshold_merges_no_different_people(separation) -> None:
+    # Measured max 0.646 (BGR) under the default 0.65, which was chosen on TUD-Campus track-level ROC.
     assert max(separation.different) < ReidConfig().match_threshold
 
 
