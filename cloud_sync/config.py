@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 from cloud_sync.schedule import parse_range
 from storelens.configbase import StrictModel
+from storelens.paths import data_dir
 
 
 class SyncConfig(StrictModel):
@@ -55,7 +56,11 @@ class SyncConfig(StrictModel):
 
 
 class CloudConfig(StrictModel):
-    database_url: str = Field("sqlite:///storelens.db", description="SQLAlchemy URL of the cloud database (password via STORELENS_DB_PASSWORD).")
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{data_dir() / 'storelens.db'}",
+        description="SQLAlchemy URL of the cloud database (password via STORELENS_DB_PASSWORD); default: "
+        "storelens.db in $STORELENS_HOME, never relative to the working directory.",
+    )
     mqtt_host: str = Field("127.0.0.1", description="Broker host ingest connects to.")
     mqtt_port: int = Field(8883, ge=1, le=65535, description="Broker port ingest connects to.")
     mqtt_tls: bool = Field(True, description="Use TLS to the broker (required in production mode).")
@@ -66,6 +71,10 @@ class CloudConfig(StrictModel):
     batch_size: int = Field(500, ge=1, le=10_000, description="Messages committed per database transaction.")
     batch_wait_s: float = Field(0.2, gt=0, description="Longest wait to fill a batch before committing what arrived.")
     alive_interval_s: float = Field(10.0, gt=0, description="Seconds between an ingest worker's alive pings to devices.")
-    broker_dir: Path = Field(Path("broker"), description="Directory for the generated Mosquitto config, password file, ACL and certificates.")
+    broker_dir: Path = Field(
+        default_factory=lambda: data_dir() / "broker",
+        description="Directory for the generated Mosquitto config, password file, ACL and certificates "
+        "(default: broker/ in $STORELENS_HOME).",
+    )
     broker_port: int = Field(8883, ge=1, le=65535, description="TLS listener port of the generated Mosquitto config.")
     broker_bind: str = Field("0.0.0.0", description="Address the generated Mosquitto listener binds to.")

@@ -65,6 +65,7 @@ class WindowSink:
 
     def _write(self, window: AggregateWindow, partial: bool) -> None:
         earlier = self.partials.take(window)
+        self.partials.forget_before(window)  # the box was down past their end (already sent as they were)
         if earlier is not None:
             log.info("camera %s: merging the window %s flushed before the restart", window.camera_id,
                      window.window_start.isoformat())

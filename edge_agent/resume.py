@@ -82,11 +82,19 @@ class PartialStore:
         self.client.hdel(self.key, window_key(window))
         return AggregateWindow.model_validate_json(raw)
 
-    def forget_before(self, start) -> None:
-        """Partials of windows that can no longer reappear (the box was down past their end)."""
+    def forget_before(self, window: AggregateWindow) -> int:
+        """Drop this camera's partials that ended by `window`'s start: their key cannot close again.
+
+        Without this, a partial flushed before a restart that outlasted its window would stay in
+        Redis for ever. Returns how many were dropped.
+        """
+        dropped = 0
         for name, raw in self.client.hgetall(self.key).items():
-            if AggregateWindow.model_validate_json(raw).window_end <= start:
-                self.client.hdel(self.key, name)
+            old = AggregateWindow.model_validate_json(raw)
+            if old.device_id == window.device_id and old.camera_id == window.camera_id \
+                    and old.window_end <= window.window_start:
+                dropped += self.client.hdel(self.key, name)
+        return dropped
 
     def note_stamped(self, window: AggregateWindow) -> None:
         """Keep the newest window start ever stamped: a clock reading before it is not sane."""

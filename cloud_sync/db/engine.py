@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout so ingest and dashboard can share it."""
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)  # the default lives in $STORELENS_HOME
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -28,11 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _engine(args: argparse.Namespace):
-    from cloud_sync.db.engine import init_db, make_engine
+    from cloud_sync.db.engine import database_engine, init_db, make_engine
     from storelens.config import load_config
 
     cfg = load_config(args.config)
-    engine = make_engine(args.db or cfg.cloud.database_url)
+    engine = make_engine(args.db) if args.db else database_engine(cfg)
     init_db(engine)
     return cfg, engine
 

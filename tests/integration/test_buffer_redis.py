@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -117,3 +118,23 @@ def test_an_oversized_window_loses_heatmap_detail_not_its_counts(edge_buffer: Ed
     assert len(payload) <= MAX_PAYLOAD_BYTES and sent.entries == window.entries
     assert sent.heatmap.by_band == {} and sent.heatmap.cells == []
     assert "leaving out heatmap" in caplog.text
+
+
+def test_a_partial_outlived_by_the_restart_is_forgotten_not_kept_for_ever(redis_client) -> None:
+    from cloud_sync.messages import AggregateWindow
+    from edge_agent.app import WindowSink
+    from edge_agent.resume import PartialStore
+
+    def window(camera: str, minute: int) -> AggregateWindow:
+        start = datetime(2026, 3, 1, 10, minute, tzinfo=UTC)
+        return AggregateWindow(store_id="s-1", device_id="edge-1", camera_id=camera, window_start=start,
+                               window_end=start + timedelta(minutes=15), entries=1)
+
+    buffer = EdgeBuffer(redis_client)
+    partials = PartialStore(redis_client, stream=buffer.stream)
+    sink = WindowSink(buffer, partials)
+    sink.put([window("door", 0), window("floor", 0)], partial=True)  # flushed at shutdown, 10:07
+    assert redis_client.hlen(partials.key) == 2
+    sink.put([window("door", 30)])  # back at 10:31: door's 10:00 window can never close again
+    assert redis_client.hlen(partials.key) == 1  # floor has produced nothing yet: its partial stays
+    assert buffer.stats().depth == 3  # every window was sent as it was; nothing lost

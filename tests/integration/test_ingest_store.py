@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -59,32 +60,36 @@ def test_one_batch_sorts_good_from_bad(any_fleet) -> None:
     assert len(stored_keys(any_fleet.engine)) == 5
 
 
-def _run_workers(fleet: Fleet, tmp_path, names: list[str], monkeypatch):
+@contextmanager
+def _workers(fleet: Fleet, tmp_path, names: list[str], monkeypatch):
+    """Ingest workers in threads; always stopped and joined, also when the test fails (no hang at exit)."""
     monkeypatch.setenv("STORELENS_INGEST_PASSWORD", INGEST_PASSWORD)
     cfg = load_config(write_config(tmp_path / "c.yaml", fleet=fleet, redis_url="redis://127.0.0.1:1/0",
                                    cloud={"batch_size": 100}))
     stop, stats = threading.Event(), {}
-    threads = [threading.Thread(target=lambda n=n: stats.__setitem__(n, run_ingest(cfg, stop, worker=n)))
+    threads = [threading.Thread(target=lambda n=n: stats.__setitem__(n, run_ingest(cfg, stop, worker=n)), daemon=True)
                for n in names]
     for t in threads:
         t.start()
-    return stop, threads, stats
+    try:
+        yield stats
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(15)
 
 
 def test_ingest_over_mqtt_keeps_running_past_bad_messages(any_fleet, tmp_path, monkeypatch) -> None:
-    stop, threads, stats = _run_workers(any_fleet, tmp_path, ["w1"], monkeypatch)
-    windows = make_windows(300)
-    device = any_fleet.device_client()
-    wait_for(lambda: any_fleet.broker.files.log.read_text().count("u'ingest'") >= 1, 10, "ingest to connect")
-    for i, w in enumerate(windows):
-        if i == 150:
-            device.publish(TOPIC, b"{broken", qos=1)
-            device.publish(TOPIC, json.dumps({"store_id": "store-001"}).encode(), qos=1)
-        device.publish(TOPIC, w.to_json(), qos=1).wait_for_publish(5)
-    wait_for(lambda: len(stored_keys(any_fleet.engine)) == 300, 30, "300 windows stored")
-    stop.set()
-    for t in threads:
-        t.join(10)
+    with _workers(any_fleet, tmp_path, ["w1"], monkeypatch) as stats:
+        windows = make_windows(300)
+        device = any_fleet.device_client()
+        wait_for(lambda: any_fleet.broker.files.log.read_text().count("u'ingest'") >= 1, 10, "ingest to connect")
+        for i, w in enumerate(windows):
+            if i == 150:
+                device.publish(TOPIC, b"{broken", qos=1)
+                device.publish(TOPIC, json.dumps({"store_id": "store-001"}).encode(), qos=1)
+            device.publish(TOPIC, w.to_json(), qos=1).wait_for_publish(5)
+        wait_for(lambda: len(stored_keys(any_fleet.engine)) == 300, 30, "300 windows stored")
     device.loop_stop()
     with Session(any_fleet.engine) as session:
         assert len(list(session.exec(select(DeadLetter)))) == 2
@@ -92,16 +97,13 @@ def test_ingest_over_mqtt_keeps_running_past_bad_messages(any_fleet, tmp_path, m
 
 
 def test_two_workers_split_the_load_without_duplicates(fleet, tmp_path, monkeypatch) -> None:
-    stop, threads, stats = _run_workers(fleet, tmp_path, ["w1", "w2"], monkeypatch)
-    wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 2, 10, "two workers to connect")
-    device = fleet.device_client()
-    infos = [device.publish(TOPIC, w.to_json(), qos=1) for w in make_windows(400)]
-    for info in infos:
-        info.wait_for_publish(10)
-    wait_for(lambda: len(stored_keys(fleet.engine)) == 400, 30, "400 windows stored")
-    stop.set()
-    for t in threads:
-        t.join(10)
+    with _workers(fleet, tmp_path, ["w1", "w2"], monkeypatch) as stats:
+        wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 2, 10, "two workers to connect")
+        device = fleet.device_client()
+        infos = [device.publish(TOPIC, w.to_json(), qos=1) for w in make_windows(400)]
+        for info in infos:
+            info.wait_for_publish(10)
+        wait_for(lambda: len(stored_keys(fleet.engine)) == 400, 30, "400 windows stored")
     device.loop_stop()
     print(f"worker w1 received {stats['w1'].received}, w2 received {stats['w2'].received}")
     assert stats["w1"].received > 0 and stats["w2"].received > 0
@@ -136,7 +138,8 @@ def test_a_retired_worker_hands_back_its_share(fleet, tmp_path, monkeypatch) -> 
     monkeypatch.setenv("STORELENS_INGEST_PASSWORD", INGEST_PASSWORD)
     cfg = load_config(write_config(tmp_path / "c.yaml", fleet=fleet, redis_url="redis://127.0.0.1:1/0"))
     stops = {n: threading.Event() for n in ("w1", "w2")}
-    threads = {n: threading.Thread(target=run_ingest, args=(cfg, stops[n]), kwargs={"worker": n}) for n in stops}
+    threads = {n: threading.Thread(target=run_ingest, args=(cfg, stops[n]), kwargs={"worker": n}, daemon=True)
+               for n in stops}
     for t in threads.values():
         t.start()
     wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 2, 10, "two workers to connect")
@@ -168,19 +171,18 @@ def test_database_outage_holds_messages_unacknowledged_until_it_returns(tmp_path
         fleet.add("store-001", "edge-001")
         fleet.start_broker()
         try:
-            stop, threads, stats = _run_workers(fleet, tmp_path, ["w1"], monkeypatch)
-            device = fleet.device_client()
-            wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 1, 10, "ingest to connect")
-            time.sleep(0.5)
-            pg.pause()  # the database goes away while windows keep arriving
-            for w in make_windows(100):
-                device.publish(TOPIC, w.to_json(), qos=1).wait_for_publish(5)
-            time.sleep(3)  # ingest tries, fails, keeps the batch unacknowledged and retries
-            pg.resume()
-            wait_for(lambda: len(stored_keys(fleet.engine)) == 100, 40, "the held batch to be stored")
-            stop.set()
-            for t in threads:
-                t.join(15)
+            with _workers(fleet, tmp_path, ["w1"], monkeypatch) as stats:
+                device = fleet.device_client()
+                wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 1, 10, "ingest to connect")
+                time.sleep(0.5)
+                pg.pause()  # the database goes away while windows keep arriving
+                try:
+                    for w in make_windows(100):
+                        device.publish(TOPIC, w.to_json(), qos=1).wait_for_publish(5)
+                    time.sleep(3)  # ingest tries, fails, keeps the batch unacknowledged and retries
+                finally:
+                    pg.resume()
+                wait_for(lambda: len(stored_keys(fleet.engine)) == 100, 40, "the held batch to be stored")
             device.loop_stop()
         finally:
             fleet.stop()

@@ -98,3 +98,15 @@ def test_camera_sections_override_edge_wide_ones() -> None:
     assert for_camera(cfg, door).edge.enhance.mode == "always"
     assert for_camera(cfg, door).edge.analytics.lines[0].end == cfg.edge.analytics.lines[0].end
     assert for_camera(cfg, floor) is cfg
+
+
+def test_default_files_live_under_storelens_home_not_the_working_directory(tmp_path, monkeypatch) -> None:
+    from cloud_sync.db.engine import database_engine, init_db
+
+    monkeypatch.setenv("STORELENS_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    cfg = StorelensConfig()
+    assert cfg.cloud.broker_dir == tmp_path / "home" / "broker"
+    init_db(database_engine(cfg))  # creates the missing directory
+    assert (tmp_path / "home" / "storelens.db").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
