@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from contextlib import contextmanager
@@ -69,14 +70,32 @@ def _workers(fleet: Fleet, tmp_path, names: list[str], monkeypatch):
     stop, stats = threading.Event(), {}
     threads = [threading.Thread(target=lambda n=n: stats.__setitem__(n, run_ingest(cfg, stop, worker=n)), daemon=True)
                for n in names]
+    subscribed, ingest_log = _SubscribedCounter(), logging.getLogger("cloud_sync.ingest")
+    old_level = ingest_log.level
+    ingest_log.setLevel(logging.INFO)  # the "ingest subscribed" line is INFO
+    ingest_log.addHandler(subscribed)
     for t in threads:
         t.start()
     try:
+        # Connected is not enough: a publish before the shared subscription exists has no receiver.
+        wait_for(lambda: subscribed.count >= len(names), 15, f"{len(names)} ingest worker(s) to subscribe")
         yield stats
     finally:
+        ingest_log.removeHandler(subscribed)
+        ingest_log.setLevel(old_level)
         stop.set()
         for t in threads:
             t.join(15)
+
+
+class _SubscribedCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("ingest subscribed"):
+            self.count += 1
 
 
 def test_ingest_over_mqtt_keeps_running_past_bad_messages(any_fleet, tmp_path, monkeypatch) -> None:
