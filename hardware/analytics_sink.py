@@ -23,6 +23,7 @@ import numpy as np
 
 from edge_agent.clock import utcnow
 from edge_agent.sources.frame import Frame
+from edge_agent.sources.video import is_live
 from hardware.probe_adapter import FrameDetections
 from storelens.errors import ConfigError
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LIVE_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "v4l2://")
 
 
 class WindowPut(Protocol):
@@ -57,10 +57,6 @@ class FrameClock:
             return self._now()
         start, first_pts = self._origin.setdefault(source_id, (self._now(), pts_ns))
         return start + timedelta(microseconds=(pts_ns - first_pts) / 1000)
-
-
-def is_live(url: str) -> bool:
-    return url.lower().startswith(LIVE_SCHEMES)
 
 
 def geometry_only(size: tuple[int, int]) -> np.ndarray:

@@ -25,11 +25,12 @@ from storelens.errors import InputError
 
 log = logging.getLogger(__name__)
 
-_LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "/dev/video")
+_LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "v4l2://", "/dev/video")
 
 
 def is_live(url: str) -> bool:
-    return url.startswith(_LIVE_PREFIXES) or url.isdigit()
+    """A camera (stamped by the clock) rather than a file (stamped by its position); schemes in any case."""
+    return url.lower().startswith(_LIVE_PREFIXES) or url.isdigit()
 
 
 def redact(url: str) -> str:

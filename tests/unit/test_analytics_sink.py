@@ -168,8 +168,9 @@ def test_frame_clock(live, pts_s, expected_s):
     assert got == [START + timedelta(seconds=s) for s in expected_s]
 
 
-@pytest.mark.parametrize(("url", "live"), [("rtsp://cam/1", True), ("RTSP://cam/1", True),
-                                           ("file:///v/door.mp4", False), ("/v/door.mp4", False)])
+@pytest.mark.parametrize(("url", "live"), [("rtsp://cam/1", True), ("RTSP://cam/1", True), ("/dev/video0", True),
+                                           ("v4l2:///dev/video0", True), ("file:///v/door.mp4", False),
+                                           ("/v/door.mp4", False)])
 def test_is_live(url, live):
     assert is_live(url) is live
 
