@@ -44,16 +44,18 @@ class YuNetDetector:
     def __init__(self, cfg: YuNetConfig, models_cfg: ModelsConfig) -> None:
         self.cfg = cfg
         path = resolve_model(cfg.model, models_cfg)
-        # OpenCV 5's DNN warns once per net that its new engine ignores targets; the warning is noise here.
+        # OpenCV 5's DNN warns once per net, on its first forward pass, that its new engine ignores
+        # targets; the warning is noise here. Run that first pass now, on a blank image, while quiet.
         level = cv2.utils.logging.getLogLevel()
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         try:
             self._net = cv2.FaceDetectorYN.create(
-                str(path), "", (320, 320), cfg.score_threshold, cfg.nms_threshold, cfg.top_k
+                str(path), "", (32, 32), cfg.score_threshold, cfg.nms_threshold, cfg.top_k
             )
+            self._net.detect(np.zeros((32, 32, 3), np.uint8))
         finally:
             cv2.utils.logging.setLogLevel(level)
-        self._size: tuple[int, int] | None = None
+        self._size: tuple[int, int] | None = (32, 32)
         log.info(
             "face detector yunet (%s) runs on OpenCV DNN, CPU, input width <= %d", path.name, cfg.input_width
         )
