@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import cv2
 import numpy as np
@@ -38,6 +39,9 @@ def shrink_to_width(frame: np.ndarray, width: int) -> tuple[np.ndarray, float]:
     return small, w / small.shape[1]
 
 
+_QUIET_LOCK = threading.Lock()
+
+
 class YuNetDetector:
     """Faces with 5 landmarks in frame pixels; frames wider than `input_width` are detected shrunk."""
 
@@ -46,15 +50,17 @@ class YuNetDetector:
         path = resolve_model(cfg.model, models_cfg)
         # OpenCV 5's DNN warns once per net, on its first forward pass, that its new engine ignores
         # targets; the warning is noise here. Run that first pass now, on a blank image, while quiet.
-        level = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-        try:
-            self._net = cv2.FaceDetectorYN.create(
-                str(path), "", (32, 32), cfg.score_threshold, cfg.nms_threshold, cfg.top_k
-            )
-            self._net.detect(np.zeros((32, 32, 3), np.uint8))
-        finally:
-            cv2.utils.logging.setLogLevel(level)
+        # OpenCV's log level is process-wide: cameras built in parallel threads take turns here.
+        with _QUIET_LOCK:
+            level = cv2.utils.logging.getLogLevel()
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+            try:
+                self._net = cv2.FaceDetectorYN.create(
+                    str(path), "", (32, 32), cfg.score_threshold, cfg.nms_threshold, cfg.top_k
+                )
+                self._net.detect(np.zeros((32, 32, 3), np.uint8))
+            finally:
+                cv2.utils.logging.setLogLevel(level)
         self._size: tuple[int, int] | None = (32, 32)
         log.info(
             "face detector yunet (%s) runs on OpenCV DNN, CPU, input width <= %d", path.name, cfg.input_width
