@@ -1,25 +1,22 @@
-"""Mosquitto for the cloud side: generated config, password file and ACL, and a launcher.
+"""Mosquitto for the cloud side: generated config, password file and ACL.
 
 The config has one TLS listener, no anonymous access, a password file and an ACL in which a
 device may publish only under storelens/v1/<its store>/<its device>/# and the ingest user may read
 everything. The same files serve a production broker (`storelens cloud broker config`), the tests
-and `storelens demo` (MosquittoServer runs mosquitto on loopback on a random port).
+and `storelens demo` (devkit/servers/mosquitto.py runs mosquitto on loopback on a random port).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import pwd
 import signal
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from cloud_sync.localserver import free_port, stop_process, wait_for_port
-from cloud_sync.messages import INGEST_ALIVE_TOPIC, MAX_PAYLOAD_BYTES, TOPIC_ROOT
 from cloud_sync.registry import BrokerUser
 from cloud_sync.tls import TlsFiles, make_dev_tls
+from storelens.wire import INGEST_ALIVE_TOPIC, MAX_PAYLOAD_BYTES, TOPIC_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -104,44 +101,6 @@ def _write_private(path: Path, text: str) -> None:
     tmp.touch(mode=0o600)
     tmp.write_text(text)
     os.replace(tmp, path)  # mosquitto never reads a half-written file on SIGHUP
-
-
-class MosquittoServer:
-    """mosquitto on 127.0.0.1 with the generated files; reload() re-reads passwd and ACL (SIGHUP)."""
-
-    def __init__(self, directory: Path, *, users: list[BrokerUser], ingest: BrokerUser,
-                 port: int | None = None) -> None:
-        self.directory = Path(directory)
-        self.port = port or free_port()
-        self.ingest = ingest
-        self.files = self._write(users)
-        self.proc: subprocess.Popen | None = None
-
-    def _write(self, users: list[BrokerUser]) -> BrokerFiles:
-        run_as = pwd.getpwuid(os.geteuid()).pw_name
-        return write_broker_files(self.directory, users=users, ingest=self.ingest, port=self.port, run_as=run_as)
-
-    def start(self) -> MosquittoServer:
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.files.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_for_port(self.port, self.proc, self.files.log)
-        log.info("mosquitto on 127.0.0.1:%s (TLS) in %s", self.port, self.directory)
-        return self
-
-    def update_users(self, users: list[BrokerUser]) -> None:
-        self.files = self._write(users)
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGHUP)
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self.proc = None
-
-    def __enter__(self) -> MosquittoServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def ingest_hash_from(passwd: Path, username: str) -> str | None:

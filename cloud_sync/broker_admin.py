@@ -8,8 +8,8 @@ from sqlmodel import Session
 
 from cloud_sync.broker import BrokerFiles, ingest_hash_from, reload_broker, write_broker_files
 from cloud_sync.registry import BrokerUser, broker_users, hash_password
-from cloud_sync.secrets import ingest_password
 from storelens.errors import ConfigError
+from storelens.secrets import ingest_password
 
 log = logging.getLogger(__name__)
 

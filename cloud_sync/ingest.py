@@ -19,8 +19,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from cloud_sync.db import repository as repo
-from cloud_sync.linkstate import LinkState
-from cloud_sync.messages import (
+from storelens.linkstate import LinkState
+from storelens.mqttlink import MqttLink
+from storelens.wire import (
     INGEST_ALIVE_TOPIC,
     MAX_PAYLOAD_BYTES,
     TOPIC_ROOT,
@@ -28,7 +29,6 @@ from cloud_sync.messages import (
     parse_topic,
     window_from_payload,
 )
-from cloud_sync.mqttlink import MqttLink
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import threading
 
 from cloud_sync.db.engine import database_engine, init_db
 from cloud_sync.ingest import Ingestor, IngestStats
-from cloud_sync.mqttlink import LinkSettings, MqttLink
-from cloud_sync.secrets import ingest_password, require_tls
+from storelens.mqttlink import LinkSettings, MqttLink
+from storelens.secrets import ingest_password, require_tls
 
 log = logging.getLogger(__name__)
 

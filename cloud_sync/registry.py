@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from cloud_sync.db.models import Device, Store, utcnow
-from storelens.errors import StorelensError
+from storelens.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ HASH_ITERATIONS = 10_000
 MIN_GIVEN_PASSWORD_CHARS = 12  # issued passwords have 32; a given one must not be trivially guessable
 
 
-class RegistryError(StorelensError):
+class RegistryError(InputError):
     """A registry request that cannot be honoured (unknown store, duplicate device, ...)."""
 
 

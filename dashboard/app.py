@@ -17,7 +17,7 @@ from dash import dcc, html
 from sqlalchemy.engine import Engine
 
 from dashboard import auth
-from dashboard.config import DashboardConfig
+from storelens.config.dashboard import DashboardConfig
 
 log = logging.getLogger(__name__)
 

@@ -20,15 +20,14 @@ from sqlalchemy import DateTime, Text, cast, func, select, type_coerce
 from sqlalchemy.engine import Engine
 
 from cloud_sync.db.models import AggregateRecord, Device, HealthRecord, Store
-from cloud_sync.messages import AGE_BINS, DWELL_EDGES_S
 from dashboard.auth import Principal
+from storelens.wire import AGE_BINS, COUNT_FIELDS, DWELL_EDGES_S
 
 log = logging.getLogger(__name__)
 
 A = AggregateRecord.__table__.c
 S = Store.__table__.c
-COUNT_COLUMNS = ("entries", "exits", "unique_visitors", "visitors_with_age", "family_visits", "group_visits",
-                 "occupancy_max", "faces_seen", "faces_low_quality", "frames")
+COUNT_COLUMNS = COUNT_FIELDS
 STORE_COLUMNS = ("store_id", "name", "timezone", "area_m2", "opening_hours_per_week", "floor_width_m",
                  "floor_height_m", "seeded")
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from edge_agent.attributes.bands import band_edges, band_labels, rebin_histogram
+from storelens.agebands import band_edges, band_labels, rebin_histogram
 
 VISITOR_COLUMNS = ["entries", "unique_visitors"]
 

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from dashboard.config import DashboardConfig
-from edge_agent.attributes.visibility import face_problems
+from storelens.config.dashboard import DashboardConfig
+from storelens.facehealth import face_problems
 
 
 def is_missing(value) -> bool:

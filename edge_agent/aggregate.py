@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from cloud_sync.messages import DWELL_EDGES_S, AggregateWindow, DwellHistogram, Heatmap, ZoneStats
-from edge_agent.attributes.bands import age_histogram
+from storelens.agebands import age_histogram
+from storelens.wire import DWELL_EDGES_S, AggregateWindow, DwellHistogram, Heatmap, ZoneStats
 
 log = logging.getLogger(__name__)
 

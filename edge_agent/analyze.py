@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cloud_sync.messages import AGE_BINS, AggregateWindow
 from edge_agent.aggregate import merge_cells
-from edge_agent.attributes.bands import band_edges, band_labels, rebin_histogram
 from edge_agent.pipeline import CameraPipeline
-from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.video import FileSource
+from storelens.agebands import band_edges, band_labels, rebin_histogram
 from storelens.config import StorelensConfig
+from storelens.config.sources import CameraConfig
 from storelens.errors import InputError
+from storelens.wire import AGE_BINS, AggregateWindow
 
 log = logging.getLogger(__name__)
 

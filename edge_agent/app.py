@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 import redis
 
-from cloud_sync.edge_status import EdgeStatus
-from cloud_sync.linkstate import LinkState
-from cloud_sync.messages import AggregateWindow, CameraHealth
 from edge_agent.attributes.visibility import FaceSummary
 from edge_agent.buffer import EdgeBuffer, open_buffer
 from edge_agent.clock import utcnow, wait_until_sane
+from edge_agent.live_status import EdgeStatus
 from edge_agent.resume import PartialStore, merge_windows
-from storelens.errors import ConfigError, StorelensError
+from storelens.errors import ConfigError, StorelensError, UnavailableError
+from storelens.linkstate import LinkState
+from storelens.wire import AggregateWindow, CameraHealth
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def open_when_sane(cfg, stop: threading.Event) -> tuple[EdgeBuffer, PartialStore
     try:
         floor = partials.newest()
     except redis.RedisError as exc:
-        raise StorelensError(f"edge buffer unreachable: {exc}") from None
+        raise UnavailableError(f"edge buffer unreachable: {exc}") from None
     return (buffer, partials) if wait_until_sane(stop, floor=floor) else None
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from cloud_sync.messages import MAX_PAYLOAD_BYTES, AggregateWindow
+from storelens.wire import MAX_PAYLOAD_BYTES, AggregateWindow
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +234,8 @@ def open_buffer(cfg) -> EdgeBuffer:
     """The buffer named by a StorelensConfig; the Redis password comes from env/file only."""
     from urllib.parse import urlsplit
 
-    from cloud_sync.secrets import read_secret
     from storelens.errors import ConfigError
+    from storelens.secrets import read_secret
 
     sync = cfg.sync
     if urlsplit(sync.redis_url).password:

@@ -21,7 +21,7 @@ from storelens.fetch import fetch_verified, mirror_source, sha256_of
 if TYPE_CHECKING:
     import onnxruntime
 
-    from edge_agent.models_config import ModelsConfig
+    from storelens.config.models import ModelsConfig
 
 log = logging.getLogger(__name__)
 

@@ -10,14 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from cloud_sync.messages import AggregateWindow
 from edge_agent.aggregate import WindowCounts, Windower
 from edge_agent.analytics.homography import FloorMapper
 from edge_agent.analytics.scene import FrameResult, SceneAnalytics
-from edge_agent.attributes.bands import band_edges, band_names
 from edge_agent.attributes.visibility import FaceSummary, RecentFaces, measure
-from edge_agent.config import for_camera
-from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.frame import Frame
 from edge_agent.timing import StageTimes
 from edge_agent.tracking.faces import AgeVotes
@@ -26,7 +22,11 @@ from edge_agent.tracking.identity import VisitorIdentity
 from edge_agent.tracking.lifecycle import TrackEvents, TrackLifecycle
 from edge_agent.tracking.tracker import PersonTracker
 from edge_agent.types import Detections
+from storelens.agebands import band_edges, band_names
 from storelens.config import StorelensConfig
+from storelens.config.edge import for_camera
+from storelens.config.sources import CameraConfig
+from storelens.wire import AggregateWindow
 
 log = logging.getLogger(__name__)
 

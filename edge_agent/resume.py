@@ -11,12 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cloud_sync.messages import AggregateWindow, Heatmap, ZoneStats
 from edge_agent.aggregate import merge_cells
 from edge_agent.buffer import window_key
-
-_SUMMED = ("entries", "exits", "unique_visitors", "visitors_with_age", "family_visits", "group_visits",
-           "faces_seen", "faces_low_quality", "frames")
+from storelens.wire import PEAK_FIELDS, SUMMED_FIELDS, AggregateWindow, Heatmap, ZoneStats
 
 
 def _heatmap(a: Heatmap, b: Heatmap) -> Heatmap:
@@ -40,9 +37,9 @@ def merge_windows(first: AggregateWindow, second: AggregateWindow) -> AggregateW
     """One window holding both halves of the same key; its seq is above both."""
     if first.key != second.key:
         raise ValueError(f"cannot merge windows with different keys {first.key} and {second.key}")
-    update = {name: getattr(first, name) + getattr(second, name) for name in _SUMMED}
+    update = {name: getattr(first, name) + getattr(second, name) for name in SUMMED_FIELDS}
+    update.update({name: max(getattr(first, name), getattr(second, name)) for name in PEAK_FIELDS})
     update.update(
-        occupancy_max=max(first.occupancy_max, second.occupancy_max),
         gap_seconds=min(86_400.0, first.gap_seconds + second.gap_seconds),
         age_histogram=[x + y for x, y in zip(first.age_histogram, second.age_histogram, strict=True)],
         dwell_seconds_histogram=second.dwell_seconds_histogram.model_copy(update={"counts": [

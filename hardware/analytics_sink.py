@@ -28,9 +28,9 @@ from hardware.probe_adapter import FrameDetections
 from storelens.errors import ConfigError
 
 if TYPE_CHECKING:
-    from cloud_sync.messages import AggregateWindow
     from edge_agent.pipeline import CameraPipeline
     from storelens.config import StorelensConfig
+    from storelens.wire import AggregateWindow
 
 log = logging.getLogger(__name__)
 

@@ -203,8 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     try:
-        from cloud_sync.signals import stop_on_signals
         from storelens.config import load_config
+        from storelens.signals import stop_on_signals
 
         cfg = load_config(args.config)
         uris = [c.url if "://" in c.url else Path(c.url).resolve().as_uri() for c in cfg.edge.cameras]

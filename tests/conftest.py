@@ -36,6 +36,6 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def models_cfg(model_dir: Path):
-    from edge_agent.models_config import ModelsConfig
+    from storelens.config.models import ModelsConfig
 
     return ModelsConfig(dir=model_dir, providers=["cpu"], allow_noncommercial=False)

@@ -1,7 +1,7 @@
 """Real servers for tests: redis-server, mosquitto, PostgreSQL on loopback, in temp dirs.
 
-Thin wrappers over the product's own launchers (edge_agent.redis_server, cloud_sync.broker,
-cloud_sync.db.pgserver), plus helpers that build a small registered fleet and run the product's
+Thin wrappers over the product's own launchers (devkit.servers.redis, cloud_sync.broker,
+devkit.servers.postgres), plus helpers that build a small registered fleet and run the product's
 CLI as a subprocess, as a box or a cloud host would.
 """
 
@@ -22,11 +22,11 @@ import sqlalchemy as sa
 import yaml
 from sqlmodel import Session, select
 
-from cloud_sync.broker import MosquittoServer
 from cloud_sync.db.engine import init_db, make_engine
 from cloud_sync.db.models import AggregateRecord, Store
-from cloud_sync.messages import AggregateWindow, window_from_payload
 from cloud_sync.registry import BrokerUser, add_device, add_store, broker_users, hash_password
+from devkit.servers.mosquitto import MosquittoServer
+from storelens.wire import AggregateWindow, window_from_payload
 
 INGEST_PASSWORD = "ingest-test-pw"
 PROJECT = Path(__file__).resolve().parent.parent

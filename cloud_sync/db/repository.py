@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, func, select
 
 from cloud_sync.db.models import AggregateRecord, DeadLetter, Device, HealthRecord, utcnow
-from cloud_sync.messages import AggregateWindow, HealthMessage
+from storelens.wire import AggregateWindow, HealthMessage
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_agent.analytics.config import HomographyConfig
+from storelens.config.analytics import HomographyConfig
 from storelens.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_agent.analytics.config import LineConfig
 from edge_agent.types import Detections
+from storelens.config.analytics import LineConfig
 
 log = logging.getLogger(__name__)
 

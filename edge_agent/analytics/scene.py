@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_agent.analytics.config import AnalyticsConfig
 from edge_agent.analytics.groups import GroupDetector, GroupResult
 from edge_agent.analytics.heatmap import FloorHeatmap
 from edge_agent.analytics.homography import FloorMapper
@@ -16,6 +15,7 @@ from edge_agent.analytics.staff import StaffFilter
 from edge_agent.analytics.visits import Visit, VisitBook
 from edge_agent.analytics.zones import ZoneCounter, ZoneVisit
 from edge_agent.types import Detections
+from storelens.config.analytics import AnalyticsConfig
 
 log = logging.getLogger(__name__)
 

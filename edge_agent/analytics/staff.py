@@ -6,9 +6,9 @@ import logging
 
 import numpy as np
 
-from edge_agent.analytics.config import ZoneConfig
 from edge_agent.analytics.zones import points_in_polygon
 from edge_agent.types import Detections
+from storelens.config.analytics import ZoneConfig
 
 log = logging.getLogger(__name__)
 

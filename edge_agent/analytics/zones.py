@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_agent.analytics.config import ZoneConfig
 from edge_agent.types import Detections
+from storelens.config.analytics import ZoneConfig
 
 log = logging.getLogger(__name__)
 

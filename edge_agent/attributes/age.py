@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from edge_agent.attributes.align import face_chips
-from edge_agent.attributes.bands import band_edges, band_names
-from edge_agent.attributes.config import AgeConfig
 from edge_agent.models import create_session, resolve_model
-from edge_agent.models_config import ModelsConfig
 from edge_agent.types import Detections
+from storelens.agebands import band_edges, band_names
+from storelens.config.attributes import AgeConfig
+from storelens.config.models import ModelsConfig
 from storelens.errors import ModelError
 
 log = logging.getLogger(__name__)

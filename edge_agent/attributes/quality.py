@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_agent.attributes.config import QualityGateConfig
 from edge_agent.types import Detections
+from storelens.config.attributes import QualityGateConfig
 
 _CROP = 64  # sharpness is measured on a fixed-size crop so it does not depend on face size
 

@@ -11,7 +11,6 @@ values are gamma-encoded (sRGB); their plain ratio reads faces 3 stops under as 
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -20,12 +19,11 @@ import numpy as np
 
 from edge_agent.attributes.quality import face_metrics
 from edge_agent.types import Detections
+from storelens.facehealth import FaceSummary, backlight_stops, to_linear
 
-BACKLIGHT_PROBLEM_STOPS = 1.5  # faces 1.5 stops (~3x) darker than the scene: WDR/BLC territory
-SMALL_FACE_PROBLEM_FRACTION = 0.5  # half the faces too small for an age, i.e. the median face is
+__all__ = ["FaceStats", "FaceSummary", "FrameFaces", "RecentFaces", "measure"]
+
 RECENT_S = 600.0  # live health looks back 10 minutes: enough faces in a quiet store, still current
-BACKLIT_FACES = "backlit faces"
-SMALL_FACES = "faces too small"
 
 
 @dataclass(frozen=True)
@@ -49,16 +47,6 @@ def background_luminance(gray: np.ndarray, faces: Detections) -> float:
     return float(cv2.mean(gray, mask=mask)[0]) / 255.0
 
 
-def backlight_stops(face_luma: float, background_luma: float) -> float:
-    """Stops the faces are darker than the background (negative: brighter), from linear luminances."""
-    return math.log2(max(background_luma, 1e-3) / max(face_luma, 1e-3))
-
-
-def to_linear(value: float) -> float:
-    """sRGB-encoded 0..1 to linear light 0..1 (the sRGB curve, as in edge_agent/bench/synth.py)."""
-    return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
-
-
 def measure(frame_bgr: np.ndarray, faces: Detections) -> FrameFaces | None:
     """The faces of one frame, measured on the camera's own pixels; None when there are none."""
     if len(faces) == 0:
@@ -68,33 +56,6 @@ def measure(frame_bgr: np.ndarray, faces: Detections) -> FrameFaces | None:
     return FrameFaces(size_px=metrics.size_px, sharpness=metrics.sharpness, luma=metrics.brightness,
                       centre_y=faces.centers[:, 1] / frame_bgr.shape[0],
                       background_luma=background_luminance(gray, faces))
-
-
-def face_problems(backlight: float | None, small_fraction: float | None, *,
-                  backlight_limit: float = BACKLIGHT_PROBLEM_STOPS,
-                  small_limit: float = SMALL_FACE_PROBLEM_FRACTION) -> list[str]:
-    """Problem labels for a camera's face numbers, most important first; None means not measured."""
-    problems = []
-    if backlight is not None and backlight >= backlight_limit:
-        problems.append(BACKLIT_FACES)
-    if small_fraction is not None and small_fraction >= small_limit:
-        problems.append(SMALL_FACES)
-    return problems
-
-
-@dataclass(frozen=True)
-class FaceSummary:
-    """Aggregates over many frames; nothing that identifies anyone. None: no face to measure."""
-
-    faces_seen: int
-    median_face_px: float | None
-    backlight_stops: float | None
-    small_face_fraction: float | None  # share of faces below the age gate's minimum size
-    median_sharpness: float | None
-    median_centre_y: float | None
-
-    def problems(self) -> list[str]:
-        return face_problems(self.backlight_stops, self.small_face_fraction)
 
 
 def _median(values: list[float]) -> float | None:

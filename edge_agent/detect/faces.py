@@ -7,9 +7,9 @@ from typing import Protocol
 import numpy as np
 
 from edge_agent.detect.boxes import nms
-from edge_agent.detect.config import FaceDetectorConfig, ScrfdConfig, YuNetConfig
-from edge_agent.models_config import ModelsConfig
 from edge_agent.types import Detections
+from storelens.config.detect import FaceDetectorConfig, ScrfdConfig, YuNetConfig
+from storelens.config.models import ModelsConfig
 
 
 class FaceDetector(Protocol):

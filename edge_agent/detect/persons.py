@@ -16,8 +16,8 @@ from edge_agent.detect.boxes import nms
 from edge_agent.types import Detections
 
 if TYPE_CHECKING:
-    from edge_agent.detect.config import NanoDetConfig, PersonDetectorConfig, YoloxConfig
-    from edge_agent.models_config import ModelsConfig
+    from storelens.config.detect import NanoDetConfig, PersonDetectorConfig, YoloxConfig
+    from storelens.config.models import ModelsConfig
 
 log = logging.getLogger(__name__)
 

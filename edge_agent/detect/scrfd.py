@@ -6,10 +6,10 @@ import logging
 
 import numpy as np
 
-from edge_agent.detect.config import ScrfdConfig
 from edge_agent.models import available_providers, resolve_model
-from edge_agent.models_config import ModelsConfig
 from edge_agent.types import Detections
+from storelens.config.detect import ScrfdConfig
+from storelens.config.models import ModelsConfig
 from storelens.errors import ModelError
 
 log = logging.getLogger(__name__)

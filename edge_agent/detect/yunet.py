@@ -8,10 +8,10 @@ import threading
 import cv2
 import numpy as np
 
-from edge_agent.detect.config import YuNetConfig
 from edge_agent.models import resolve_model
-from edge_agent.models_config import ModelsConfig
 from edge_agent.types import Detections
+from storelens.config.detect import YuNetConfig
+from storelens.config.models import ModelsConfig
 
 log = logging.getLogger(__name__)
 

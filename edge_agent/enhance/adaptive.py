@@ -13,9 +13,9 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from edge_agent.enhance.config import EnhanceConfig
 from edge_agent.enhance.scene import SceneStats, measure_scene
 from edge_agent.types import Detections
+from storelens.config.enhance import EnhanceConfig
 
 log = logging.getLogger(__name__)
 

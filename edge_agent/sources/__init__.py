@@ -1,7 +1,7 @@
 """Video sources: files, RTSP and USB cameras behind one interface, with timestamps.
 
 `Frame` and `open_source` (plus FileSource, LiveSource) are loaded on first use, so importing the
-config section `edge_agent.sources.config` does not pull in OpenCV.
+config section `storelens.config.sources` does not pull in OpenCV.
 """
 
 from __future__ import annotations

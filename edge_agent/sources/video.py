@@ -19,8 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 
-from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.frame import Frame
+from storelens.config.sources import CameraConfig
 from storelens.errors import InputError
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from edge_agent.analytics.config import HomographyConfig
 from edge_agent.analytics.homography import FloorMapper
 from storelens.config import format_errors, parse_config
+from storelens.config.analytics import HomographyConfig
 from storelens.errors import ConfigError, InputError
 from storelens.files import write_atomic
 

@@ -13,22 +13,14 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from edge_agent.attributes.config import QualityGateConfig
-from edge_agent.attributes.visibility import (
-    BACKLIT_FACES,
-    SMALL_FACES,
-    FaceStats,
-    backlight_stops,
-    face_problems,
-)
+from edge_agent.attributes.visibility import FaceStats
 from edge_agent.technician.capture import CameraReader, redact
 from edge_agent.types import Detections
+from storelens.config.attributes import QualityGateConfig
+from storelens.facehealth import FaceSummary, advice
 
-# FaceStats and backlight_stops live in visibility now (shared with the live edge); still importable here.
-__all__ = ["CheckReport", "FaceStats", "backlight_stops", "check", "recommend", "summarise"]
+__all__ = ["CheckReport", "check", "recommend", "summarise"]
 
-EDGE_BAND = 0.12  # faces whose centre sits in the top/bottom 12% of the frame are being cut off
-MIN_FACE_FRAMES = 0.05  # faces in fewer than 5% of frames: the camera is not seeing the door
 
 
 @dataclass(frozen=True)
@@ -62,29 +54,11 @@ def summarise(stats: FaceStats, quality: QualityGateConfig, *, url: str, seconds
 
 
 def recommend(report: CheckReport, quality: QualityGateConfig) -> list[str]:
-    """Plain advice, most important first; an empty problem list says so explicitly."""
-    if report.faces_seen == 0 or report.frames_with_faces < MIN_FACE_FRAMES * max(report.frames, 1):
-        return ["Hardly any faces seen: point the camera at the door so people walk towards it, "
-                "mounted 2.2-2.8 m high and tilted down 15-25 degrees; run the check while people pass."]
-    advice = []
-    # The same rule as the live edge health and the dashboard, so all three agree on what is wrong.
-    problems = face_problems(report.backlight_stops, report.small_face_fraction)
-    if BACKLIT_FACES in problems:
-        advice.append(f"Faces are {report.backlight_stops:.1f} stops darker than the background (backlight): "
-                      "enable WDR or backlight compensation (storelens camera imaging --wdr on), "
-                      "or turn the camera away from the street/window.")
-    if SMALL_FACES in problems:
-        advice.append(f"Faces are {report.median_face_px:.0f} px, below the {quality.min_face_px} px needed for age: "
-                      "move the camera closer to the door, zoom in, or use a higher resolution stream.")
-    if report.median_sharpness is not None and report.median_sharpness < quality.good_sharpness / 3:
-        advice.append("Faces are blurred: check focus, clean the lens, and shorten the shutter time "
-                      "(motion blur at walking speed).")
-    centre = report.median_face_centre_y
-    if centre is not None and centre < EDGE_BAND:
-        advice.append("Faces sit at the top edge of the picture: tilt the camera up or lower it.")
-    elif centre is not None and centre > 1 - EDGE_BAND:
-        advice.append("Faces sit at the bottom edge of the picture: tilt the camera down or raise it.")
-    return advice or ["Camera placement looks good for faces and age."]
+    """Plain advice, most important first: the shared rule (storelens.facehealth) the dashboard shows too."""
+    summary = FaceSummary(report.faces_seen, report.median_face_px, report.backlight_stops,
+                          report.small_face_fraction, report.median_sharpness, report.median_face_centre_y)
+    return advice(summary, min_face_px=quality.min_face_px, good_sharpness=quality.good_sharpness,
+                  frames=report.frames, frames_with_faces=report.frames_with_faces)
 
 
 def check(url: str, seconds: float, detector: Callable[[np.ndarray], Detections],

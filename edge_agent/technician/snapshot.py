@@ -14,10 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_agent.analytics.config import AnalyticsConfig
 from edge_agent.analytics.homography import FloorMapper
 from edge_agent.technician.capture import open_capture, redact
 from edge_agent.types import Detections
+from storelens.config.analytics import AnalyticsConfig
 from storelens.errors import InputError
 from storelens.files import write_atomic
 

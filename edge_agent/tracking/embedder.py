@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 if TYPE_CHECKING:
-    from edge_agent.models_config import ModelsConfig
+    from storelens.config.models import ModelsConfig
 
 log = logging.getLogger(__name__)
 

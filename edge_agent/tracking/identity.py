@@ -19,11 +19,11 @@ from datetime import datetime
 
 import numpy as np
 
-from edge_agent.tracking.config import ReidConfig
 from edge_agent.tracking.embedder import ReidEmbedder
 from edge_agent.tracking.gallery import ReidGallery
 from edge_agent.tracking.quality import usable_crops
 from edge_agent.types import Detections
+from storelens.config.tracking import ReidConfig
 
 log = logging.getLogger(__name__)
 

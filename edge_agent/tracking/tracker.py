@@ -11,8 +11,8 @@ import logging
 
 import numpy as np
 
-from edge_agent.tracking.config import TrackingConfig
 from edge_agent.types import Detections
+from storelens.config.tracking import TrackingConfig
 
 log = logging.getLogger(__name__)
 

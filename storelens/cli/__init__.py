@@ -1,7 +1,9 @@
 """The `storelens` command. Each `cmd_*.py` module beside this one adds its subcommands.
 
 A module defines `register(subparsers)`, adding a parser whose `func(args) -> int` runs it.
-Heavy imports happen inside `func`, so `storelens --help` stays fast.
+Heavy imports happen inside `func`, so `storelens --help` stays fast. Every command takes
+`--config FILE` in the same place, after its own name (`storelens cloud ingest --config x.yaml`);
+without it the config is found by `storelens.config.locate_config`. Exit codes: storelens/errors.py.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ import argparse
 import importlib
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from storelens import __version__
-from storelens.errors import StorelensError
+from storelens.errors import EXIT_INTERRUPTED, EXIT_USAGE, StorelensError
 from storelens.logsetup import configure_logging
+
+CONFIG_HELP = ("config file (default: $STORELENS_CONFIG, then /etc/storelens/storelens.yaml, then "
+               "~/.config/storelens/storelens.yaml, else the built-in defaults; `storelens config show` says which)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +30,28 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("cmd_"):
             importlib.import_module(f"{__name__}.{info.name}").register(subparsers)
+    for command in _commands(subparsers):
+        if "--config" not in command._option_string_actions:
+            # SUPPRESS: a subcommand must not reset a --config its runnable parent already parsed
+            command.add_argument("--config", metavar="FILE", help=CONFIG_HELP, default=argparse.SUPPRESS)
     return parser
+
+
+def _commands(group: argparse._SubParsersAction) -> Iterator[argparse.ArgumentParser]:
+    """Every parser that runs something: leaves, and groups that run when given no subcommand."""
+    for child in dict.fromkeys(group.choices.values()):  # aliases map to the same parser
+        children = [a for a in child._actions if isinstance(a, argparse._SubParsersAction)]
+        if not children or child.get_default("func"):
+            yield child
+        for sub in children:
+            yield from _commands(sub)
+
+
+def load_cli_config(args: argparse.Namespace):
+    """The command's config: --config, else the default search order (see CONFIG_HELP)."""
+    from storelens.config import load_config, locate_config
+
+    return load_config(locate_config(getattr(args, "config", None)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     configure_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
@@ -41,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"storelens: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

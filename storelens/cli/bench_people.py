@@ -28,11 +28,11 @@ def _config(args: argparse.Namespace):
     from edge_agent.samples import get_sample, sample_config_path
     from storelens.config import load_config
 
-    return load_config(args.config or sample_config_path(get_sample()))
+    return load_config(getattr(args, "config", None) or sample_config_path(get_sample()))
 
 
 def _pipeline(args: argparse.Namespace, media: Callable) -> int:
-    from edge_agent.pipeline_bench import bench_pipeline
+    from devkit.bench.pipeline import bench_pipeline
     from edge_agent.samples import fetch_sample, get_sample
 
     cfg = _config(args)
@@ -92,7 +92,7 @@ def _market_report(label: str, embedder, pair, frames, detector, threshold: floa
 
 
 def _tud_report(label: str, embedder, root, gt, ks: list[int], reid) -> None:
-    from edge_agent.tracking.reid_eval import embed_gt_crops, single_crop_separation, track_separation
+    from devkit.bench.reid import embed_gt_crops, single_crop_separation, track_separation
 
     crops = embed_gt_crops(root / "video" / "TUD-Campus.mp4", gt, embedder)
     rows = [("single, all crops", single_crop_separation(crops)),

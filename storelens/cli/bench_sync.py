@@ -20,7 +20,7 @@ def add_parsers(sub) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from cloud_sync.bench import bench_ingest
+    from devkit.bench.sync import bench_ingest
 
     for line in bench_ingest(args.messages, args.batch, postgres=not args.no_postgres,
                              workers=args.workers):
@@ -29,7 +29,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from cloud_sync.bench import bench_publish
+    from devkit.bench.sync import bench_publish
 
     for line in bench_publish(args.messages, args.cap or [0, 200_000, 100_000]):
         print(line)

@@ -22,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _inputs(args: argparse.Namespace):
     from edge_agent.samples import fetch_sample, get_sample, sample_config_path
-    from edge_agent.sources.config import CameraConfig
-    from storelens.config import load_config
+    from storelens.config import load_config, locate_config
+    from storelens.config.sources import CameraConfig
     from storelens.errors import ConfigError
 
     config_path = args.config
@@ -32,7 +32,7 @@ def _inputs(args: argparse.Namespace):
         sample = get_sample()
         video = str(fetch_sample(sample, args.mirror))
         config_path = config_path or sample_config_path(sample)
-    cfg = load_config(config_path)
+    cfg = load_config(locate_config(config_path))
     try:
         camera = CameraConfig(id=args.camera, url=video, start_time=args.start)
     except ValueError as exc:

@@ -39,7 +39,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--config", help="config file (models dir and providers, edge.* sections)")
     parser.add_argument("--media", help="test media directory (default: ../shared/media beside the checkout)")
     return parser
 
@@ -58,21 +57,21 @@ def _media(args: argparse.Namespace):
 
 
 def _faces(args: argparse.Namespace) -> int:
-    from edge_agent.bench.faces_report import bench_faces
-    from storelens.config import load_config
+    from devkit.bench.faces import bench_faces
+    from storelens.cli import load_cli_config
 
-    for line in bench_faces(load_config(args.config), _media(args), args.repeat):
+    for line in bench_faces(load_cli_config(args), _media(args), args.repeat):
         print(line)
     return 0
 
 
 def _backlight(args: argparse.Namespace) -> int:
-    from edge_agent.bench.backlight import MODES, run_backlight
-    from edge_agent.bench.media import FACE_IMAGES
+    from devkit.bench.backlight import MODES, run_backlight
+    from devkit.bench.media import FACE_IMAGES
     from edge_agent.detect.faces import build_face_detector
-    from storelens.config import load_config
+    from storelens.cli import load_cli_config
 
-    cfg = load_config(args.config)
+    cfg = load_cli_config(args)
     detector = build_face_detector(cfg.edge.faces, cfg.models)
     rows = run_backlight(detector, cfg.edge.enhance, _media(args) / "faces", args.stops)
     print("face recall vs detections on the original images (IoU >= 0.5); modes = edge.enhance.mode")
@@ -88,12 +87,12 @@ def _backlight(args: argparse.Namespace) -> int:
 
 
 def _age(args: argparse.Namespace) -> int:
-    from edge_agent.bench.age_mae import MARGINS, mean_absolute_error, measure_ages, measure_ages_degraded
-    from edge_agent.bench.faces_report import age_variants
+    from devkit.bench.age import MARGINS, mean_absolute_error, measure_ages, measure_ages_degraded
+    from devkit.bench.faces import age_variants
     from edge_agent.faces import FacePipeline
-    from storelens.config import load_config
+    from storelens.cli import load_cli_config
 
-    cfg = load_config(args.config)
+    cfg = load_cli_config(args)
     utk = _media(args) / "utkface"
     print(f"age MAE on {utk} (chips on grey canvases, margins {MARGINS} px; true age from file name)")
     for name, pipeline in age_variants(cfg):
@@ -112,7 +111,7 @@ def _age(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from dashboard.bench import run
+    from devkit.bench.dashboard import run
 
     for line in run(args.stores, args.days, args.repeat):
         print(line, flush=True)

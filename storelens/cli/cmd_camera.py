@@ -114,9 +114,9 @@ def _probe(args: argparse.Namespace) -> int:
 
 def _detector(args: argparse.Namespace):
     from edge_agent.detect.faces import build_face_detector
-    from storelens.config import load_config
+    from storelens.cli import load_cli_config
 
-    cfg = load_config(args.config)
+    cfg = load_cli_config(args)
     return cfg, build_face_detector(cfg.edge.faces, cfg.models)
 
 
@@ -154,7 +154,7 @@ def _snapshot(args: argparse.Namespace) -> int:
 
 def _camera_analytics(cfg, camera_id: str | None):
     """The analytics section one camera uses (its own, else the edge-wide one)."""
-    from edge_agent.config import for_camera
+    from storelens.config.edge import for_camera
     from storelens.errors import ConfigError
 
     if camera_id is None:

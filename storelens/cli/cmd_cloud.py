@@ -7,7 +7,6 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("cloud", help="cloud side: ingest, database, registry, broker")
-    parser.add_argument("--config", help="config file (cloud section)")
     sub = parser.add_subparsers(dest="cloud_command", required=True)
     ingest = sub.add_parser("ingest", help="store windows from the broker (until SIGTERM)")
     ingest.add_argument("--worker", help="worker name, unique per ingest process (default: hostname)")
@@ -56,9 +55,9 @@ def _register_device(sub) -> None:
 
 
 def _config(args):
-    from storelens.config import load_config
+    from storelens.cli import load_cli_config
 
-    return load_config(args.config)
+    return load_cli_config(args)
 
 
 def _engine(cfg):
@@ -79,7 +78,7 @@ def _session(cfg):
 
 def _ingest(args: argparse.Namespace) -> int:
     from cloud_sync.ingest_service import run_ingest
-    from cloud_sync.signals import stop_on_signals
+    from storelens.signals import stop_on_signals
 
     run_ingest(_config(args), stop_on_signals(), worker=args.worker, retire=args.retire)
     return 0

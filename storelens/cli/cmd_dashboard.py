@@ -8,7 +8,6 @@ import sys
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("dashboard", help="web dashboard: serve it, add users, seed demo history")
-    parser.add_argument("--config", help="config file (cloud.database_url, dashboard.*)")
     parser.add_argument("--db", help="database URL (overrides cloud.database_url)")
     parser.add_argument("--host", help="listen address (overrides dashboard.host)")
     parser.add_argument("--port", type=int, help="listen port (overrides dashboard.port)")
@@ -29,9 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _engine(args: argparse.Namespace):
     from cloud_sync.db.engine import database_engine, init_db, make_engine
-    from storelens.config import load_config
+    from storelens.cli import load_cli_config
 
-    cfg = load_config(args.config)
+    cfg = load_cli_config(args)
     engine = make_engine(args.db) if args.db else database_engine(cfg)
     init_db(engine)
     return cfg, engine
@@ -81,7 +80,7 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from dashboard.seed import seed_history
+    from devkit.demo.seed import seed_history
 
     _cfg, engine = _engine(args)
     summary = seed_history(engine, stores=args.stores, days=args.days)

@@ -23,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cloud_sync.signals import stop_on_signals
-    from storelens.demo.runner import Demo, DemoOptions
+    from devkit.demo.runner import Demo, DemoOptions
+    from storelens.signals import stop_on_signals
 
     options = DemoOptions(duration_s=args.duration, edge=not args.no_edge, seed_stores=args.seed_stores,
                           seed_days=args.seed_days, host=args.host, port=args.port,

@@ -9,15 +9,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("edge", help="the edge service on the in-store box")
     sub = parser.add_subparsers(dest="edge_command", required=True)
     run = sub.add_parser("run", help="watch the configured cameras and buffer AggregateWindows (until SIGTERM)")
-    run.add_argument("--config", required=True, help="config file (edge, sync and store sections)")
     run.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from cloud_sync.signals import stop_on_signals
     from edge_agent.app import run_edge
-    from storelens.config import load_config
+    from storelens.cli import load_cli_config
+    from storelens.signals import stop_on_signals
 
-    cfg = load_config(args.config)
+    cfg = load_cli_config(args)
     runs = run_edge(cfg, stop_on_signals())
     return 1 if runs and all(r.error for r in runs) else 0

@@ -12,9 +12,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("faces", help="detect faces and estimate age in images")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
     parser.add_argument("--json", action="store_true", help="one JSON object per image (JSON lines)")
-    parser.add_argument(
-        "--config", help="config file (models, edge.faces, edge.enhance, edge.quality, edge.age)"
-    )
     parser.set_defaults(func=_run)
 
 
@@ -57,10 +54,10 @@ def _print_table(path: str, rows: list[dict]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from edge_agent.faces import FacePipeline, read_image
-    from storelens.config import load_config
+    from storelens.cli import load_cli_config
     from storelens.errors import InputError
 
-    pipeline = FacePipeline.from_config(load_config(args.config))
+    pipeline = FacePipeline.from_config(load_cli_config(args))
     failed = 0
     for path in args.images:
         try:

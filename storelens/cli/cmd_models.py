@@ -7,23 +7,23 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("models", help="fetch, verify and list models")
-    parser.add_argument("--config", help="config file (for models.dir)")
-    parser.add_argument("--dir", help="model directory (overrides config)")
     sub = parser.add_subparsers(dest="models_command", required=True)
     pull = sub.add_parser("pull", help="install models, verified by sha256")
+    pull.add_argument("--dir", help="model directory (overrides models.dir of the config)")
     pull.add_argument("--from", dest="source", help="local mirror directory or base URL (default: upstream URLs)")
     pull.add_argument("--only", action="append", help="model name (repeatable); default: all models")
     pull.set_defaults(func=_pull)
     lst = sub.add_parser("list", help="list known models with licence and state")
+    lst.add_argument("--dir", help="model directory (overrides models.dir of the config)")
     lst.set_defaults(func=_list)
 
 
 def _model_dir(args: argparse.Namespace):
     from pathlib import Path
 
-    from storelens.config import load_config
+    from storelens.cli import load_cli_config
 
-    return Path(args.dir) if args.dir else load_config(args.config).models.dir
+    return Path(args.dir) if args.dir else load_cli_config(args).models.dir
 
 
 def _pull(args: argparse.Namespace) -> int:

@@ -10,20 +10,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("sync", help="upload buffered aggregates to the cloud broker")
     sub = parser.add_subparsers(dest="sync_command", required=True)
     run = sub.add_parser("run", help="publish buffered windows off-peak; heartbeat live (until SIGTERM)")
-    run.add_argument("--config", help="config file (sync and store sections)")
     run.set_defaults(func=_run)
     status = sub.add_parser("status", help="backlog, oldest window, last ack, next off-peak window")
-    status.add_argument("--config", help="config file")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=_status)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from cloud_sync.signals import stop_on_signals
-    from cloud_sync.sync_service import run_sync
-    from storelens.config import load_config
+    from edge_agent.uplink.service import run_sync
+    from storelens.cli import load_cli_config
+    from storelens.signals import stop_on_signals
 
-    cfg = load_config(args.config)
+    cfg = load_cli_config(args)
     run_sync(cfg, stop_on_signals())
     return 0
 
@@ -31,15 +29,15 @@ def _run(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     import redis
 
-    from cloud_sync.sync_service import sync_status
-    from storelens.config import load_config
-    from storelens.errors import StorelensError
+    from edge_agent.uplink.service import sync_status
+    from storelens.cli import load_cli_config
+    from storelens.errors import UnavailableError
 
-    cfg = load_config(args.config)
+    cfg = load_cli_config(args)
     try:
         st = sync_status(cfg)
     except redis.RedisError as exc:
-        raise StorelensError(f"edge buffer {cfg.sync.redis_url}: {exc}") from None
+        raise UnavailableError(f"edge buffer {cfg.sync.redis_url}: {exc}") from None
     fields = {
         "backlog": st.backlog, "backlog_bytes": st.backlog_bytes, "pending": st.pending,
         "dropped_full": st.dropped_full, "dropped_age": st.dropped_age,

@@ -12,11 +12,11 @@ import redis
 from sqlmodel import Session
 
 from cloud_sync.db.models import HealthRecord
-from cloud_sync.db.pgserver import PostgresServer
 from cloud_sync.ingest_service import run_ingest
-from cloud_sync.localserver import stop_process
+from devkit.servers.postgres import PostgresServer
+from devkit.servers.process import stop_process
+from devkit.servers.redis import RedisServer
 from edge_agent.buffer import EdgeBuffer
-from edge_agent.redis_server import RedisServer
 from storelens.config import load_config
 from tests.servers import (
     INGEST_PASSWORD,
@@ -107,7 +107,7 @@ class Rig:
         return proc
 
     def start_ingest_process(self, log: str = "ingest.log") -> subprocess.Popen:
-        proc = storelens(["cloud", "--config", str(self.config("cloud.yaml")), "ingest", "--worker", "w1"],
+        proc = storelens(["cloud", "ingest", "--config", str(self.config("cloud.yaml")), "--worker", "w1"],
                          env={}, log_path=self.tmp / log)
         self.procs.append(proc)
         return proc

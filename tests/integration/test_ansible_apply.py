@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cloud_sync.localserver import free_port
+from devkit.servers.process import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -156,7 +156,7 @@ def test_secrets_only_in_private_files(deployed):
     ("storelens-edge.service", "storelens edge run --config"),
     ("storelens-sync.service", "storelens sync run --config"),
     ("storelens-redis.service", "redis.conf"),
-    ("storelens-ingest@.service", "ingest --worker %H-%i"),
+    ("storelens-ingest@.service", "storelens cloud ingest --config"),
     ("storelens-dashboard.service", "gunicorn --config"),
 ])
 def test_units_restart_always(deployed, unit, needle):
@@ -283,7 +283,7 @@ def test_generated_broker_conf_enforces_tls_passwords_and_store_acl(deployed, se
 
 def test_cloud_db_bootstrap_sql_is_idempotent_on_real_postgresql(deployed, pg_server):
     """The role's SQL (role + database, quoted password) run twice against a real server."""
-    from cloud_sync.db.pgserver import pg_bin
+    from devkit.servers.postgres import pg_bin
 
     script = deployed["root"] / "etc/postgresql/15/main/storelens-bootstrap.sql"
     psql = [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(pg_server.port), "-U", "storelens", "-d", "postgres",

@@ -125,7 +125,7 @@ def test_cli_broker_config_writes_a_production_shaped_broker_dir(tmp_path, capsy
     monkeypatch.setenv("STORELENS_INGEST_PASSWORD", "a-long-ingest-secret")
     (tmp_path / "cloud.yaml").write_text(
         f"cloud: {{database_url: 'sqlite:///{tmp_path}/c.db', broker_dir: '{tmp_path}/broker', broker_port: 8883}}\n")
-    assert main(["cloud", "--config", str(tmp_path / "cloud.yaml"), "broker", "config", "--host", "mqtt.example.com"]) == 0
+    assert main(["cloud", "broker", "config", "--config", str(tmp_path / "cloud.yaml"), "--host", "mqtt.example.com"]) == 0
     assert "start the broker with: mosquitto -c" in capsys.readouterr().out
     conf = (tmp_path / "broker" / "mosquitto.conf").read_text()
     assert "listener 8883 0.0.0.0" in conf and "allow_anonymous false" in conf and "\nuser " not in conf

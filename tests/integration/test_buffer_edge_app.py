@@ -9,9 +9,9 @@ import time
 import pytest
 import yaml
 
-from cloud_sync.messages import AggregateWindow
 from edge_agent.buffer import EdgeBuffer
 from edge_agent.resume import PartialStore
+from storelens.wire import AggregateWindow
 from tests.servers import storelens, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.vision, pytest.mark.slow]

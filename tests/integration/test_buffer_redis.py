@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
+from devkit.servers.redis import RedisServer
 from edge_agent.buffer import EdgeBuffer
-from edge_agent.redis_server import RedisServer
 from tests.servers import make_windows
 
 pytestmark = pytest.mark.integration
@@ -106,11 +106,11 @@ def test_password_protected_redis_refuses_without_it(tmp_path) -> None:
 
 
 def test_an_oversized_window_loses_heatmap_detail_not_its_counts(edge_buffer: EdgeBuffer, caplog) -> None:
-    from cloud_sync.messages import MAX_PAYLOAD_BYTES, Heatmap, window_from_payload
+    from storelens.wire import MAX_PAYLOAD_BYTES, Heatmap, window_from_payload
 
-    cells = [[c % 1000, c // 1000, 1] for c in range(30_000)]  # a very fine grid: ~400 kB of cells
+    cells = [[c % 500, c // 500, 1] for c in range(30_000)]  # a very fine grid: ~400 kB of cells
     window = make_windows(1)[0].model_copy(update={
-        "heatmap": Heatmap(cell_m=0.05, width_cells=1000, height_cells=30, cells=cells, by_band={"18-24": cells})})
+        "heatmap": Heatmap(cell_m=0.1, width_cells=500, height_cells=60, cells=cells, by_band={"18-24": cells})})
     with caplog.at_level(logging.ERROR, logger="edge_agent.buffer"):
         edge_buffer.append(window)
     payload = edge_buffer.read_batch("edge-001", 1)[0].payload
@@ -121,9 +121,9 @@ def test_an_oversized_window_loses_heatmap_detail_not_its_counts(edge_buffer: Ed
 
 
 def test_a_partial_outlived_by_the_restart_is_forgotten_not_kept_for_ever(redis_client) -> None:
-    from cloud_sync.messages import AggregateWindow
     from edge_agent.app import WindowSink
     from edge_agent.resume import PartialStore
+    from storelens.wire import AggregateWindow
 
     def window(camera: str, minute: int) -> AggregateWindow:
         start = datetime(2026, 3, 1, 10, minute, tzinfo=UTC)

@@ -16,10 +16,11 @@ import pytest
 import yaml
 
 from edge_agent.detect.faces import build_face_detector
-from edge_agent.technician.check import backlight_stops, recommend, summarise
+from edge_agent.technician.check import recommend, summarise
 from edge_agent.technician.probe import DropCounter
 from storelens.cli import main
 from storelens.config import parse_config
+from storelens.facehealth import backlight_stops
 
 pytestmark = pytest.mark.vision
 SIZE = (640, 442)  # even height: MJPG needs it
@@ -118,7 +119,7 @@ def test_snapshot_blurs_every_face_and_draws_the_layout(tmp_path, capsys, scene,
 def test_snapshot_of_unreachable_camera_writes_nothing(tmp_path, capsys, config):
     out = tmp_path / "shot.png"
     assert main(["camera", "snapshot", "rtsp://127.0.0.1:9/door", "--out", str(out), "--config", str(config),
-                 "--timeout", "2"]) == 2
+                 "--timeout", "2"]) == 4
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["storelens: error: camera rtsp://127.0.0.1:9/door: cannot connect or open "
                    "(unreachable, wrong path or credentials, or not a video) within 2 s"]
@@ -131,7 +132,7 @@ def test_snapshot_of_unreachable_camera_writes_nothing(tmp_path, capsys, config)
     (["camera", "calibrate", "--pair", "1,2:3,4", "--config", "x.yaml"], "at least 4 point pairs, got 1"),
 ])
 def test_bad_input_is_one_line(capsys, argv, message):
-    assert main(argv) == 2
+    assert main(argv) == 4
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
 
@@ -190,5 +191,5 @@ def test_snapshot_of_one_camera_draws_that_cameras_own_line(tmp_path, capsys, sc
     assert line_colour(shots["door"]) > 0.8 and line_colour(shots["floor"]) < 0.1
     capsys.readouterr()
     assert main(["camera", "snapshot", video, "--out", str(tmp_path / "x.png"), "--config", str(config),
-                 "--camera", "till"]) == 2
+                 "--camera", "till"]) == 3
     assert "no camera with id 'till'" in capsys.readouterr().err

@@ -36,9 +36,9 @@ def site(tmp_path_factory):
     from cloud_sync.db.engine import init_db, make_engine
     from dashboard.app import create_app
     from dashboard.auth import add_user
-    from dashboard.config import DashboardConfig
-    from dashboard.seed import seed_history
     from dashboard.server import DashboardServer
+    from devkit.demo.seed import seed_history
+    from storelens.config.dashboard import DashboardConfig
 
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('dash') / 'cloud.db'}")
     init_db(engine)

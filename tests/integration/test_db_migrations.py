@@ -80,7 +80,7 @@ def test_cli_db_upgrade_migrates_the_configured_database(db_url, tmp_path, capsy
     from storelens.cli import main
 
     (tmp_path / "cloud.yaml").write_text(f"cloud: {{database_url: '{db_url}'}}\n")
-    assert main(["cloud", "--config", str(tmp_path / "cloud.yaml"), "db", "upgrade"]) == 0
+    assert main(["cloud", "db", "upgrade", "--config", str(tmp_path / "cloud.yaml")]) == 0
     assert "newest schema revision" in capsys.readouterr().out
     engine = make_engine(db_url)
     assert {"aggregaterecord", "device", "deadletter", "healthrecord", "store", "user"} <= set(

@@ -91,7 +91,7 @@ def _age_mix(rows: list) -> tuple[float, float]:
 
 def _check_history(conn, launched: datetime) -> None:
     """Each live store has a seeded past before the demo started, on its own plan, and the age mixes differ."""
-    from storelens.demo.stores import DEMO_STORES, HISTORY_CAMERA
+    from devkit.demo.stores import DEMO_STORES, HISTORY_CAMERA
 
     history = _history(conn)
     assert sorted(history) == ["demo-north", "demo-south"]
@@ -185,7 +185,7 @@ def test_full_demo_moves_windows_from_video_to_database(tmp_path, model_dir) -> 
 def test_demo_stores_are_valid_configs_that_differ(tmp_path) -> None:
     from datetime import UTC, datetime
 
-    from storelens.demo.stores import DEMO_STORES, Endpoints, cloud_config, store_config
+    from devkit.demo.stores import DEMO_STORES, Endpoints, cloud_config, store_config
 
     ends = Endpoints(18883, tmp_path / "ca.pem", tmp_path / "video.avi", 1, datetime.now(UTC), 5.0)
     cfgs = [store_config(s, ends, "redis://127.0.0.1:1/0", tmp_path / s.device_id) for s in DEMO_STORES]
@@ -210,7 +210,7 @@ def test_demo_on_a_taken_port_says_so_in_one_line_and_leaves_nothing_running(tmp
                                "--port", str(port), "--dir", str(tmp_path / "demo")],
                               capture_output=True, text=True, timeout=120,
                               env={**os.environ, "STORELENS_LOG": "ERROR"})
-    assert proc.returncode == 2
+    assert proc.returncode == 3
     assert proc.stderr.strip().splitlines()[-1] == (
         f"storelens: error: dashboard cannot listen on 127.0.0.1:{port}: Address already in use; "
         "choose another --port / dashboard.port")
@@ -221,7 +221,7 @@ def test_demo_without_models_names_the_fix_in_one_line(tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-m", "storelens", "demo", "--port", "0", "--dir", str(tmp_path / "d")],
                           capture_output=True, text=True, timeout=120,
                           env={**os.environ, "STORELENS_MODEL_DIR": str(tmp_path / "no-models")})
-    assert proc.returncode == 2
+    assert proc.returncode == 5
     assert proc.stderr.strip().splitlines() == [
         f"storelens: error: model 'yunet' missing: {tmp_path / 'no-models' / 'face_detection_yunet_2023mar.onnx'} "
         "not found; run `storelens models pull --only yunet` (or run the demo with --no-edge)"]

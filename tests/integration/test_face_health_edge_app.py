@@ -1,7 +1,7 @@
 """`storelens edge run` puts face numbers into the live camera health it keeps in Redis.
 
 A real edge process watches a camera that sees a backlit door (the group photo from ../shared/media,
-people 3 stops under a bright street, as in edge_agent/bench/synth.py) and writes its heartbeat
+people 3 stops under a bright street, as in devkit/bench/synth.py) and writes its heartbeat
 into a real Redis; the health the sync process would forward carries faces seen, face size, the
 backlight score and the problem label, and nothing else about the faces.
 """
@@ -15,12 +15,12 @@ import cv2
 import pytest
 import yaml
 
-from cloud_sync.edge_status import EdgeStatus
-from cloud_sync.messages import CameraHealth
-from edge_agent.attributes.visibility import BACKLIGHT_PROBLEM_STOPS
-from edge_agent.bench import synth
+from devkit.bench import synth
 from edge_agent.detect.faces import build_face_detector
+from edge_agent.live_status import EdgeStatus
 from storelens.config import StorelensConfig
+from storelens.facehealth import BACKLIGHT_PROBLEM_STOPS
+from storelens.wire import CameraHealth
 from tests.servers import storelens, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.vision, pytest.mark.slow]

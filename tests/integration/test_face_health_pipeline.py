@@ -1,7 +1,7 @@
 """The live pipeline reports how well it sees faces: a backlit door is flagged, a normal one is not.
 
 The group photo from ../shared/media (six frontal faces) is held in front of the camera for a moment,
-as is and as the backlight benchmark's variant (edge_agent/bench/synth.py): people 3 stops under a
+as is and as the backlight benchmark's variant (devkit/bench/synth.py): people 3 stops under a
 bright street. Real persons, tracking and faces run through CameraPipeline.
 """
 
@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 import cv2
 import pytest
 
-from edge_agent.attributes.visibility import BACKLIGHT_PROBLEM_STOPS
-from edge_agent.bench import synth
+from devkit.bench import synth
 from edge_agent.detect.faces import build_face_detector
 from edge_agent.pipeline import CameraPipeline
 from edge_agent.sources import Frame
-from edge_agent.sources.config import CameraConfig
 from storelens.config import StorelensConfig
+from storelens.config.sources import CameraConfig
+from storelens.facehealth import BACKLIGHT_PROBLEM_STOPS
 
 pytestmark = pytest.mark.vision
 

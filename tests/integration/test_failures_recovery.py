@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import Session, select
 
 from cloud_sync.db.models import DeadLetter, HealthRecord
-from cloud_sync.localserver import stop_process
+from devkit.servers.process import stop_process
 from edge_agent.buffer import EdgeBuffer
 from storelens.cli import main
 from tests.integration.test_broker_acl import Probe

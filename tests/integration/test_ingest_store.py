@@ -15,9 +15,9 @@ from sqlmodel import Session, select
 from cloud_sync.db.models import DeadLetter, HealthRecord
 from cloud_sync.ingest import Ingestor
 from cloud_sync.ingest_service import run_ingest
-from cloud_sync.messages import MAX_PAYLOAD_BYTES, HealthMessage
-from cloud_sync.mqttlink import LinkSettings, MqttLink
 from storelens.config import load_config
+from storelens.mqttlink import LinkSettings, MqttLink
+from storelens.wire import MAX_PAYLOAD_BYTES, HealthMessage
 from tests.servers import INGEST_PASSWORD, Fleet, make_windows, stored_keys, wait_for, write_config
 
 pytestmark = pytest.mark.integration
@@ -183,7 +183,7 @@ def test_a_retired_worker_hands_back_its_share(fleet, tmp_path, monkeypatch) -> 
 
 
 def test_database_outage_holds_messages_unacknowledged_until_it_returns(tmp_path, monkeypatch) -> None:
-    from cloud_sync.db.pgserver import PostgresServer
+    from devkit.servers.postgres import PostgresServer
 
     with PostgresServer() as pg:
         fleet = Fleet(pg.url, tmp_path / "broker")

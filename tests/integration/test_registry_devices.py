@@ -7,7 +7,6 @@ from sqlmodel import Session, select
 
 from cloud_sync.db.models import DeadLetter, Device
 from cloud_sync.ingest import Ingestor
-from cloud_sync.mqttlink import LinkSettings, MqttLink
 from cloud_sync.registry import (
     RegistryError,
     add_device,
@@ -18,6 +17,7 @@ from cloud_sync.registry import (
     verify_password,
 )
 from storelens.cli import main
+from storelens.mqttlink import LinkSettings, MqttLink
 from tests.integration.test_broker_acl import Probe
 from tests.servers import make_windows, write_config
 
@@ -80,8 +80,8 @@ def test_rotation_replaces_the_password(fleet) -> None:
 def test_cli_adds_lists_and_revokes_and_reloads_the_running_broker(fleet, tmp_path, capsys) -> None:
     cfg = write_config(tmp_path / "cloud.yaml", fleet=fleet, redis_url="redis://127.0.0.1:1/0",
                        cloud={"broker_port": fleet.broker.port, "broker_bind": "127.0.0.1"})
-    assert main(["cloud", "--config", str(cfg), "store", "add", "store-002", "--timezone", "Europe/Paris"]) == 0
-    assert main(["cloud", "--config", str(cfg), "device", "add", "store-002", "edge-201"]) == 0
+    assert main(["cloud", "store", "add", "--config", str(cfg), "store-002", "--timezone", "Europe/Paris"]) == 0
+    assert main(["cloud", "device", "add", "--config", str(cfg), "store-002", "edge-201"]) == 0
     out = capsys.readouterr().out
     password = next(line.split()[2] for line in out.splitlines() if line.startswith("mqtt password:"))
     assert "broker reloaded" in out
@@ -89,8 +89,8 @@ def test_cli_adds_lists_and_revokes_and_reloads_the_running_broker(fleet, tmp_pa
     probe = Probe(fleet.broker, "edge-201", password)  # the running broker knows it without a restart
     assert not probe.connack.is_failure and not probe.publish("storelens/v1/store-002/edge-201/status").is_failure
     probe.close()
-    assert main(["cloud", "--config", str(cfg), "device", "revoke", "edge-201"]) == 0
-    assert main(["cloud", "--config", str(cfg), "device", "list", "--store", "store-002"]) == 0
+    assert main(["cloud", "device", "revoke", "--config", str(cfg), "edge-201"]) == 0
+    assert main(["cloud", "device", "list", "--config", str(cfg), "--store", "store-002"]) == 0
     assert "edge-201             revoked" in capsys.readouterr().out
     again = Probe(fleet.broker, "edge-201", password)
     again.close()
@@ -101,6 +101,6 @@ def test_cli_adds_lists_and_revokes_and_reloads_the_running_broker(fleet, tmp_pa
 
 def test_cli_error_is_one_line(fleet, tmp_path, capsys) -> None:
     cfg = write_config(tmp_path / "cloud.yaml", fleet=fleet, redis_url="redis://127.0.0.1:1/0")
-    assert main(["cloud", "--config", str(cfg), "device", "add", "store-404", "edge-9"]) == 2
+    assert main(["cloud", "device", "add", "--config", str(cfg), "store-404", "edge-9"]) == 4
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["storelens: error: store 'store-404' is not registered (storelens cloud store add store-404)"]

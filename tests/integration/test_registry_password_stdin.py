@@ -33,7 +33,7 @@ def cli(fleet, tmp_path, monkeypatch, capsys, caplog):
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
         caplog.clear()
         with caplog.at_level(logging.DEBUG):
-            code = main(["cloud", "--config", str(cfg), *args])
+            code = main(["cloud", *args, "--config", str(cfg)])
         out, err = capsys.readouterr()
         return code, out, err + caplog.text
 
@@ -103,7 +103,7 @@ def test_bad_input_is_one_line_and_changes_nothing(fleet, cli, device, store, st
         prepare(fleet)
     hash_before, passwd_before = _hash(fleet, device), fleet.broker.files.passwd.read_bytes()
     code, out, err = cli("device", "add", store, device, "--password-stdin", stdin=stdin)
-    assert code == 2
+    assert code == 4
     assert err.strip().splitlines() == [f"storelens: error: {message}"]
     assert VAULT_PASSWORD not in out + err
     assert _hash(fleet, device) == hash_before and fleet.broker.files.passwd.read_bytes() == passwd_before
@@ -127,7 +127,7 @@ def test_store_add_exist_ok_is_idempotent_and_updates_the_time_zone(fleet, cli) 
     with Session(fleet.engine) as session:
         assert session.get(Store, "store-002").timezone == "Europe/Berlin"
     code, _, err = cli("store", "add", "store-002")  # without --exist-ok a duplicate is still an error
-    assert code == 2 and err.strip().splitlines() == ["storelens: error: store 'store-002' already exists"]
+    assert code == 4 and err.strip().splitlines() == ["storelens: error: store 'store-002' already exists"]
 
 
 # --- the Ansible ingest role's registration tasks, run for real (connection local, SQLite registry) --------

@@ -16,11 +16,11 @@ from pathlib import Path
 import cv2
 import pytest
 
-from cloud_sync.localserver import free_port
-from edge_agent.sources.config import CameraConfig
+from devkit.servers.process import free_port
 from edge_agent.sources.video import LiveSource
 from edge_agent.technician.probe import probe
 from storelens.cli import main
+from storelens.config.sources import CameraConfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -85,7 +85,7 @@ def test_probe_counts_a_drop_and_the_stream_coming_back(rtsp):
 
 
 def test_wrong_path_on_a_live_server_is_one_line(rtsp, capsys):
-    assert main(["camera", "probe", rtsp.url.replace("/door", "/nope"), "--timeout", "3"]) == 2
+    assert main(["camera", "probe", rtsp.url.replace("/door", "/nope"), "--timeout", "3"]) == 4
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"storelens: error: camera rtsp://127.0.0.1:{rtsp.port}/nope: cannot")
 

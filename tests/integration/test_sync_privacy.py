@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cloud_sync.messages import AggregateWindow, Heatmap, ZoneStats
+from storelens.wire import AggregateWindow, Heatmap, ZoneStats
 from tests.servers import WireTap, wait_for
 
 pytestmark = pytest.mark.integration

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cloud_sync.edge_status import EdgeStatus
-from cloud_sync.messages import CameraHealth, HealthMessage
-from cloud_sync.sync_service import run_sync
 from edge_agent.buffer import EdgeBuffer
+from edge_agent.live_status import EdgeStatus
+from edge_agent.uplink.service import run_sync
 from storelens.cli import main
 from storelens.config import load_config
+from storelens.wire import CameraHealth, HealthMessage
 from tests.servers import WireTap, make_windows, wait_for, write_config
 
 pytestmark = pytest.mark.integration
@@ -122,6 +122,6 @@ def test_sync_status_shows_backlog_oldest_last_ack_and_next_window(box, redis_cl
 
 def test_sync_status_on_unreachable_redis_is_one_line(tmp_path, capsys) -> None:
     (tmp_path / "c.yaml").write_text("sync: {redis_url: 'redis://127.0.0.1:1/0'}\n")
-    assert main(["sync", "status", "--config", str(tmp_path / "c.yaml")]) == 2
+    assert main(["sync", "status", "--config", str(tmp_path / "c.yaml")]) == 6
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("storelens: error: edge buffer redis://127.0.0.1:1/0:")

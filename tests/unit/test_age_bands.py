@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_agent.attributes.bands import (
+from storelens.agebands import (
     AGE_BINS,
     PRESETS,
     age_histogram,

@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 import redis
 
-from cloud_sync.messages import AggregateWindow
+from devkit.servers.redis import RedisServer
 from edge_agent.app import WindowSink
 from edge_agent.buffer import EdgeBuffer
-from edge_agent.redis_server import RedisServer
 from edge_agent.resume import PartialStore
+from storelens.wire import AggregateWindow
 from tests.unit.test_analytics_sink import VISITOR_AGE, _sink, _walk_through
 
 pytestmark = pytest.mark.integration

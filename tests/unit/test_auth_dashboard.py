@@ -10,8 +10,8 @@ from sqlmodel import Session
 from cloud_sync.db.engine import init_db, make_engine
 from cloud_sync.db.models import Store, User
 from dashboard import auth
-from dashboard.config import DashboardConfig
 from storelens.cli import main
+from storelens.config.dashboard import DashboardConfig
 from storelens.errors import ConfigError, InputError
 
 SECRET_ENV = "STORELENS_SESSION_SECRET"
@@ -163,7 +163,7 @@ def test_cli_user_add_reads_password_from_stdin(db, monkeypatch, capsys) -> None
 def test_cli_user_add_error_is_one_line(db, monkeypatch, capsys) -> None:
     url, engine = db
     monkeypatch.setattr("sys.stdin", io.StringIO("cli-password-1\n"))
-    assert main(["dashboard", "--db", url, "user", "add", "bo", "--role", "manager", "--password-stdin"]) == 2
+    assert main(["dashboard", "--db", url, "user", "add", "bo", "--role", "manager", "--password-stdin"]) == 4
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["storelens: error: user 'bo': a manager needs at least one store (--stores)"]
     assert auth.authenticate(engine, "bo", "cli-password-1") is None

@@ -106,7 +106,7 @@ def test_write_creates_a_missing_config(tmp_path):
 
 
 def test_write_into_one_cameras_own_section(tmp_path):
-    from edge_agent.config import for_camera
+    from storelens.config.edge import for_camera
 
     cfg = tmp_path / "store.yaml"
     cfg.write_text("edge:\n  cameras:\n    - {id: door, url: rtsp://127.0.0.1/door}\n"

@@ -57,7 +57,7 @@ def test_every_field_is_described() -> None:
 def test_cli_validate_prints_each_error(tmp_path, capsys) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("edge:\n  window_minutes: -3\n  faces: {type: yunet, score_threshold: 7}\n")
-    assert main(["config", "validate", str(bad)]) == 2
+    assert main(["config", "validate", str(bad)]) == 3
     err = capsys.readouterr().err
     assert "edge.window_minutes: value=-3" in err
     assert "edge.faces.yunet.score_threshold: value=7" in err
@@ -66,7 +66,7 @@ def test_cli_validate_prints_each_error(tmp_path, capsys) -> None:
 def test_cli_validate_reports_yaml_syntax_with_line(tmp_path, capsys) -> None:
     bad = tmp_path / "broken.yaml"
     bad.write_text("edge:\n  faces: [unclosed\n")
-    assert main(["config", "validate", str(bad)]) == 2
+    assert main(["config", "validate", str(bad)]) == 3
     assert "broken.yaml: line" in capsys.readouterr().err
 
 
@@ -82,7 +82,7 @@ def test_backend_type_defaults_when_omitted() -> None:
 
 
 def test_camera_sections_override_edge_wide_ones() -> None:
-    from edge_agent.config import for_camera
+    from storelens.config.edge import for_camera
 
     cfg = parse_config({
         "edge": {

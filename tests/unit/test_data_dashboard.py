@@ -12,8 +12,8 @@ from cloud_sync.db.engine import init_db, make_engine
 from cloud_sync.db.models import AggregateRecord, Device, HealthRecord, Store
 from dashboard import data
 from dashboard.auth import Principal
-from dashboard.config import DashboardConfig
 from dashboard.problems import camera_problems
+from storelens.config.dashboard import DashboardConfig
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 MANAGER_A = Principal("m", "manager", ("a",))

@@ -7,9 +7,9 @@ import pytest
 
 from edge_agent.detect.faces import merge_passes
 from edge_agent.enhance.adaptive import AdaptiveEnhancer, choose_gamma, classify, decide
-from edge_agent.enhance.config import EnhanceConfig
 from edge_agent.enhance.scene import SceneStats
 from edge_agent.types import Detections
+from storelens.config.enhance import EnhanceConfig
 
 CFG = EnhanceConfig()
 

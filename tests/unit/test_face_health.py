@@ -11,21 +11,18 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from cloud_sync.messages import CameraHealth
-from dashboard.config import DashboardConfig
 from dashboard.problems import camera_problems
 from edge_agent.app import _face_fields
-from edge_agent.attributes.visibility import (
+from edge_agent.attributes.visibility import FaceStats, FrameFaces, RecentFaces, measure
+from edge_agent.types import Detections
+from storelens.config.dashboard import DashboardConfig
+from storelens.facehealth import (
     BACKLIGHT_PROBLEM_STOPS,
     SMALL_FACE_PROBLEM_FRACTION,
-    FaceStats,
     FaceSummary,
-    FrameFaces,
-    RecentFaces,
     face_problems,
-    measure,
 )
-from edge_agent.types import Detections
+from storelens.wire import CameraHealth
 
 MIN_FACE_PX = 40
 

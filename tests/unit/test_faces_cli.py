@@ -74,5 +74,5 @@ def test_bad_config_is_one_error_line(tmp_path, media_dir, capsys):
     cfg.write_text("edge:\n  age:\n    bands: [0, 40, 20]\n")
     rc = main(["faces", "--config", str(cfg), str(media_dir / "faces" / "t1.jpg")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2
+    assert rc == 3
     assert len(err) == 1 and "edge.age.bands" in err[0] and "strictly increasing" in err[0]

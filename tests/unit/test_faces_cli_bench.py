@@ -43,6 +43,6 @@ def test_bench_backlight_prints_a_row_per_variant(config_file, media_dir, capsys
 
 
 def test_bench_with_a_missing_media_dir_is_one_error_line(config_file, tmp_path, capsys):
-    assert main(["bench", "age", "--config", str(config_file), "--media", str(tmp_path / "nope")]) == 2
+    assert main(["bench", "age", "--config", str(config_file), "--media", str(tmp_path / "nope")]) == 4
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope" in err[0] and "--media" in err[0]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dashboard import figures, metrics
-from dashboard.floorplan import Fixture, data_uri, render_png
+from devkit.demo.floorplan import Fixture, data_uri, render_png
 
 
 def _windows(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:

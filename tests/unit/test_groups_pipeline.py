@@ -11,9 +11,9 @@ import pytest
 
 from edge_agent.pipeline import CameraPipeline, build_gallery
 from edge_agent.sources import Frame
-from edge_agent.sources.config import CameraConfig
 from edge_agent.types import Detections
 from storelens.config import parse_config
+from storelens.config.sources import CameraConfig
 
 START = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 FPS = 10

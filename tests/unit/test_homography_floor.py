@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.analytics.config import HomographyConfig
 from edge_agent.analytics.heatmap import FloorHeatmap
 from edge_agent.analytics.homography import FloorMapper
 from edge_agent.types import Detections
+from storelens.config.analytics import HomographyConfig
 from storelens.errors import ConfigError
 
 # A known perspective: the floor 0..10 m x 0..20 m seen by a camera looking down the room.

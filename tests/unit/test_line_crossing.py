@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_agent.analytics.config import LineConfig
 from edge_agent.analytics.line import LineCounter
 from edge_agent.types import Detections
+from storelens.config.analytics import LineConfig
 
 # Vertical line x = 100 from y = 0 to y = 200, drawn downwards; "left" of it looking down is the
 # screen's right (x > 100), configured as inside.

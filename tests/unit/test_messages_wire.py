@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from cloud_sync.ingest import Rejected, parse_message
-from cloud_sync.messages import MAX_PAYLOAD_BYTES, AggregateWindow, parse_topic, topic, window_from_payload
+from storelens.wire import MAX_PAYLOAD_BYTES, AggregateWindow, parse_topic, topic, window_from_payload
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -39,7 +39,7 @@ def test_topics_round_trip(name, parsed) -> None:
 
 @pytest.mark.parametrize("name", ["storelens/v2/s/e/aggregates", "storelens/v1/s/e/images", "storelens/v1/s/aggregates"])
 def test_foreign_topics_are_refused(name) -> None:
-    with pytest.raises(ValueError, match="not a storelens v1 topic"):
+    with pytest.raises(ValueError, match="not a storelens v1 device topic"):
         parse_topic(name)
 
 
@@ -69,6 +69,13 @@ def test_bad_messages_get_one_reason(topic_name, payload, reason) -> None:
     assert "\n" not in str(err.value)
 
 
-def test_age_coverage_cannot_exceed_visitors() -> None:
-    with pytest.raises(ValidationError, match="visitors_with_age exceeds visitors"):
+def test_age_coverage_cannot_exceed_the_age_histogram() -> None:
+    with pytest.raises(ValidationError, match="visitors_with_age exceeds the visitors in age_histogram"):
         window(unique_visitors=1, visitors_with_age=5)
+
+
+def test_visits_closing_may_outnumber_arrivals_in_one_window() -> None:
+    """Arrivals count where first decided, ages where the visit closes: a late window has more ages."""
+    hist = [0] * 91
+    hist[30] = 3
+    assert window(unique_visitors=0, visitors_with_age=3, age_histogram=hist).visitors_with_age == 3

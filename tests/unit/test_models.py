@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from edge_agent.models import get_spec, load_manifest, pull_model, resolve_model
-from edge_agent.models_config import ModelsConfig
 from storelens.cli import main
+from storelens.config.models import ModelsConfig
 from storelens.errors import ModelError
 
 
@@ -59,8 +59,8 @@ def test_age_model_comes_from_the_wheel_and_verifies() -> None:
 
 
 def test_cli_pull_and_list(tmp_path: Path, media_dir: Path, capsys) -> None:
-    assert main(["models", "--dir", str(tmp_path), "pull", "--from", str(media_dir.parent / "models"), "--only", "yolox_nano"]) == 0
-    assert main(["models", "--dir", str(tmp_path), "list"]) == 0
+    assert main(["models", "pull", "--dir", str(tmp_path), "--from", str(media_dir.parent / "models"), "--only", "yolox_nano"]) == 0
+    assert main(["models", "list", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "installed" in out
     line = next(ln for ln in out.splitlines() if ln.startswith("yolox_nano"))

@@ -182,7 +182,7 @@ def test_imaging_cli_sets_and_prints_json(camera, monkeypatch, capsys):
 
 def test_imaging_cli_bad_password_is_one_line(camera, monkeypatch, capsys):
     monkeypatch.setenv("STORELENS_ONVIF_PASSWORD", "wrong")
-    assert main(["camera", "imaging", f"{camera.base}/onvif/device_service", "--user", USER]) == 2
+    assert main(["camera", "imaging", f"{camera.base}/onvif/device_service", "--user", USER]) == 4
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("storelens: error: camera http://127.0.0.1:") and "NotAuthorized" in err[0]
     assert camera.settings["WideDynamicRange"] == ("OFF", "50")  # nothing changed

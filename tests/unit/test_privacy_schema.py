@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from cloud_sync.messages import AggregateWindow, HealthMessage
+from storelens.wire import AggregateWindow, HealthMessage
 
 MAX_STRING = 64
 MAX_LIST = 100_000  # heatmap cells: [col, row, count] triples of ints, not pixels

@@ -7,10 +7,10 @@ import threading
 import pytest
 
 from cloud_sync.ingest_service import database_engine
-from cloud_sync.secrets import read_secret, require_tls
-from cloud_sync.sync_service import run_sync
+from edge_agent.uplink.service import run_sync
 from storelens.config import parse_config
 from storelens.errors import ConfigError
+from storelens.secrets import read_secret, require_tls
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.attributes.config import QualityGateConfig
 from edge_agent.attributes.quality import FaceMetrics, QualityGate, pose_from_landmarks, quality_scores
 from edge_agent.types import Detections
+from storelens.config.attributes import QualityGateConfig
 
 FRONTAL = np.array([[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]], np.float32)
 

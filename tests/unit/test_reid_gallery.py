@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from edge_agent.tracking.config import ReidConfig
 from edge_agent.tracking.gallery import ReidGallery
 from edge_agent.tracking.identity import VisitorIdentity
 from edge_agent.types import Detections
+from storelens.config.tracking import ReidConfig
 
 
 def _unit(*v: float) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from devkit.bench.reid import GtCrops, Separation, single_crop_separation, track_separation
 from edge_agent.tracking.quality import usable_crops
-from edge_agent.tracking.reid_eval import GtCrops, Separation, single_crop_separation, track_separation
 
 W, H = 640, 480
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloud_sync.ratelimit import TokenBucket
+from edge_agent.uplink.ratelimit import TokenBucket
 
 
 class FakeClock:
@@ -29,7 +29,7 @@ class FakeClock:
 )
 def test_waits_add_up_to_the_cap(monkeypatch, rate, sizes, expected_total_wait) -> None:
     clock = FakeClock()
-    monkeypatch.setattr("cloud_sync.ratelimit.time.sleep", lambda s: setattr(clock, "now", clock.now + s))
+    monkeypatch.setattr("edge_agent.uplink.ratelimit.time.sleep", lambda s: setattr(clock, "now", clock.now + s))
     bucket = TokenBucket(rate, clock=clock)
     waited = sum(bucket.take(n) for n in sizes)
     assert waited == pytest.approx(expected_total_wait)

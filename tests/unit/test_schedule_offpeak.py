@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cloud_sync.schedule import OffPeakSchedule, parse_range
+from edge_agent.uplink.schedule import OffPeakSchedule, parse_range
 from storelens.config import parse_config
 from storelens.errors import ConfigError
 

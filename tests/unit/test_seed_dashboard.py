@@ -13,9 +13,9 @@ from sqlmodel import Session
 
 from cloud_sync.db.engine import init_db, make_engine
 from cloud_sync.db.models import AggregateRecord, Device, HealthRecord, Store
-from cloud_sync.messages import AggregateWindow
-from dashboard import seed
-from dashboard.floorplan import Fixture
+from devkit.demo import seed
+from devkit.demo.floorplan import Fixture
+from storelens.wire import AggregateWindow
 
 A = AggregateRecord.__table__.c
 LAST = date(2026, 6, 28)  # a Sunday

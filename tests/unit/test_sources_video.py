@@ -10,8 +10,8 @@ from itertools import islice
 import pytest
 
 from edge_agent.sources import FileSource, LiveSource, open_source
-from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.video import is_live
+from storelens.config.sources import CameraConfig
 from storelens.errors import InputError
 
 START = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)

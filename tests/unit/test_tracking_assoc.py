@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from edge_agent.tracking.config import TrackingConfig
 from edge_agent.tracking.faces import AgeVotes, associate
 from edge_agent.tracking.lifecycle import TrackLifecycle
 from edge_agent.tracking.tracker import PersonTracker
 from edge_agent.types import Detections
+from storelens.config.tracking import TrackingConfig
 
 
 def _walkers(step: int) -> Detections:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cloud_sync.messages import DWELL_EDGES_S, window_from_payload
 from edge_agent.aggregate import Windower, dwell_bin, window_start
+from storelens.wire import DWELL_EDGES_S, window_from_payload
 
 T0 = datetime(2024, 5, 1, 9, 7, 30, tzinfo=UTC)
 

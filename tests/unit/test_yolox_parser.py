@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.detect.config import YoloxConfig
 from edge_agent.detect.persons import YoloxPersonDetector
 from edge_agent.models import create_session, get_spec, resolve_model
+from storelens.config.detect import YoloxConfig
 from tests.unit.deepstream_parsers import PARSERS_DIR, build_parser_library, link_driver
 
 pytestmark = [pytest.mark.vision, pytest.mark.slow]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_agent.analytics.config import ZoneConfig
 from edge_agent.analytics.staff import StaffFilter
 from edge_agent.analytics.zones import ZoneCounter, points_in_polygon
 from edge_agent.types import Detections
+from storelens.config.analytics import ZoneConfig
 
 SQUARE = [(0, 0), (100, 0), (100, 100), (0, 100)]
 

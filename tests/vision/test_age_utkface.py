@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from devkit.bench.age import mean_absolute_error, measure_ages, measure_ages_degraded, utkface_files
 from edge_agent.attributes.align import LANDMARK_TEMPLATE, chip_transform
-from edge_agent.bench.age_mae import mean_absolute_error, measure_ages, measure_ages_degraded, utkface_files
 from edge_agent.faces import FacePipeline, read_image
 from tests.vision.faces_support import config_for
 

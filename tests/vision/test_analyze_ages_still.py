@@ -14,8 +14,8 @@ import pytest
 from edge_agent.faces import FacePipeline
 from edge_agent.pipeline import CameraPipeline
 from edge_agent.sources import Frame
-from edge_agent.sources.config import CameraConfig
 from storelens.config import StorelensConfig
+from storelens.config.sources import CameraConfig
 
 pytestmark = pytest.mark.vision
 

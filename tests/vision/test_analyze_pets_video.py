@@ -19,9 +19,9 @@ from edge_agent.analyze import analyze_video, summarize
 from edge_agent.pipeline import CameraPipeline
 from edge_agent.samples import get_sample, sample_config_path
 from edge_agent.sources import FileSource
-from edge_agent.sources.config import CameraConfig
 from storelens.cli import main
 from storelens.config import load_config
+from storelens.config.sources import CameraConfig
 
 pytestmark = [pytest.mark.vision, pytest.mark.slow]
 
@@ -118,7 +118,7 @@ def test_cli_writes_windows_then_reports_the_broken_file(cfg, video, tmp_path, c
     code = main(["analyze", str(cut), "--config", str(sample_config_path(get_sample())), "--json", str(out),
                  "--start", "2024-05-01T09:00:00Z"])
     captured = capsys.readouterr()
-    assert code == 2
+    assert code == 4
     errors = [line for line in captured.err.splitlines() if line.startswith("storelens: error:")]
     assert len(errors) == 1 and str(cut) in errors[0] and "unreadable at frame" in errors[0]
     written = json.loads(out.read_text())

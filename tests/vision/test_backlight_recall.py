@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_agent.bench import synth
-from edge_agent.bench.backlight import run_backlight
+from devkit.bench import synth
+from devkit.bench.backlight import run_backlight
 from edge_agent.detect.faces import build_face_detector
 from edge_agent.enhance.adaptive import AdaptiveEnhancer
 from edge_agent.faces import read_image

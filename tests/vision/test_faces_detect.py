@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.attributes.bands import PRESETS, band_names
-from edge_agent.bench.media import box_iou
+from devkit.bench.media import box_iou
 from edge_agent.detect.faces import build_face_detector
 from edge_agent.detect.yunet import from_yunet
 from edge_agent.faces import FacePipeline, read_image
+from storelens.agebands import PRESETS, band_names
 from storelens.errors import ModelError
 from tests.vision.faces_support import config_for
 

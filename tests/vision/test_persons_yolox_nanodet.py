@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.detect.config import NanoDetConfig, YoloxConfig
 from edge_agent.detect.persons import NanoDetPersonDetector, YoloxPersonDetector, build_person_detector
+from storelens.config.detect import NanoDetConfig, YoloxConfig
 
 pytestmark = pytest.mark.vision
 

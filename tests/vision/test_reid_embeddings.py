@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.detect.config import YoloxConfig
 from edge_agent.detect.persons import build_person_detector
-from edge_agent.tracking.config import ReidConfig
 from edge_agent.tracking.embedder import ReidEmbedder
 from edge_agent.tracking.evaluate import reid_separation
+from storelens.config.detect import YoloxConfig
+from storelens.config.tracking import ReidConfig
 
 pytestmark = pytest.mark.vision
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.tracking.config import ReidConfig
+from devkit.bench.reid import embed_gt_crops, single_crop_separation, track_separation
 from edge_agent.tracking.embedder import ReidEmbedder
 from edge_agent.tracking.evaluate import load_mot_gt
-from edge_agent.tracking.reid_eval import embed_gt_crops, single_crop_separation, track_separation
+from storelens.config.tracking import ReidConfig
 
 pytestmark = pytest.mark.vision
 

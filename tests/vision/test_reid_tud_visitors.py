@@ -13,9 +13,9 @@ import pytest
 
 from edge_agent.pipeline import CameraPipeline
 from edge_agent.sources import FileSource
-from edge_agent.sources.config import CameraConfig
 from edge_agent.tracking.evaluate import _iou_distance, load_mot_gt
 from storelens.config import parse_config
+from storelens.config.sources import CameraConfig
 
 pytestmark = pytest.mark.vision
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.detect.config import YoloxConfig
 from edge_agent.detect.persons import build_person_detector
-from edge_agent.tracking.config import TrackingConfig
 from edge_agent.tracking.evaluate import load_mot_gt, score_tracks, track_video
 from edge_agent.tracking.tracker import PersonTracker
+from storelens.config.detect import YoloxConfig
+from storelens.config.tracking import TrackingConfig
 
 pytestmark = pytest.mark.vision
 

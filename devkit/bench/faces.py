@@ -1,0 +1,75 @@
+"""The `storelens bench faces` report and the age test-time variants compared by `bench age`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devkit.bench.media import read_image
+from devkit.bench.speed import Timing, age_timings, frame_of_size, peak_rss_mib, time_call
+from edge_agent.attributes.age import AgeEstimator
+from edge_agent.detect.faces import build_face_detector
+from edge_agent.enhance.adaptive import AdaptiveEnhancer
+from edge_agent.enhance.two_pass import TwoPassDetector
+from edge_agent.faces import FacePipeline
+from storelens.config.detect import YuNetConfig
+
+if TYPE_CHECKING:
+    from storelens.config import StorelensConfig
+
+SIZES = ((640, 360), (1280, 720))
+
+
+def _line(t: Timing, per_item: int = 0) -> str:
+    rate = f"  = {per_item * 1000.0 / t.ms:7.0f} faces/s" if per_item else ""
+    return f"  {t.name:<58} {t.ms:8.2f} ms  (p90 {t.ms_p90:7.2f}){rate}"
+
+
+def _detection_timings(cfg: StorelensConfig, photo, repeat: int) -> Iterator[Timing]:
+    faces_cfg = cfg.edge.faces
+    always = AdaptiveEnhancer(cfg.edge.enhance.model_copy(update={"mode": "always"}))
+    for width, height in SIZES:
+        frame = frame_of_size(photo, width, height)
+        variants = {"configured": faces_cfg}
+        if isinstance(faces_cfg, YuNetConfig) and faces_cfg.input_width < width:
+            variants["full resolution"] = faces_cfg.model_copy(update={"input_width": width})
+        for label, fcfg in variants.items():
+            detector = build_face_detector(fcfg, cfg.models)
+            yield time_call(
+                f"{fcfg.type} {width}x{height} ({label})", lambda d=detector, f=frame: d(f), repeat
+            )
+        two_pass = TwoPassDetector(build_face_detector(faces_cfg, cfg.models), always)
+        yield time_call(
+            f"{faces_cfg.type} {width}x{height} + enhancement, 2 passes",
+            lambda p=two_pass, f=frame: p(f),
+            repeat,
+        )
+
+
+def bench_faces(cfg: StorelensConfig, media: Path, repeat: int) -> Iterator[str]:
+    photo = read_image(media / "faces" / "t1.jpg")
+    yield f"face detection, median of {repeat} runs on a real photo resized to each size:"
+    for t in _detection_timings(cfg, photo, repeat):
+        yield _line(t)
+    age = AgeEstimator(cfg.edge.age, cfg.models)
+    landmarks = build_face_detector(cfg.edge.faces, cfg.models)(photo).landmarks
+    yield "age (real faces from t1.jpg, repeated to 8):"
+    model, estimator = age_timings(age, photo, landmarks, repeat)
+    yield _line(model, 8)
+    yield _line(estimator, 8)
+    yield f"peak RSS: {peak_rss_mib():.0f} MiB (whole process: Python, OpenCV, ONNX Runtime, all models above)"
+
+
+def age_variants(cfg: StorelensConfig) -> Iterator[tuple[str, FacePipeline]]:
+    """Full pipelines differing only in the age test-time options (for bench age)."""
+    base = FacePipeline.from_config(cfg)
+    options = {
+        "single chip (padding 0.2, as trained)": {"chip_paddings": [0.2], "flip_average": False},
+        "flip average": {"chip_paddings": [0.2], "flip_average": True},
+        "zoom jitter (paddings 0.15/0.2/0.25)": {"chip_paddings": [0.15, 0.2, 0.25], "flip_average": False},
+        "zoom jitter + flip": {"chip_paddings": [0.15, 0.2, 0.25], "flip_average": True},
+    }
+    for name, update in options.items():
+        age = AgeEstimator(cfg.edge.age.model_copy(update=update), cfg.models)
+        yield name, FacePipeline(base.finder, base.gate, age)
