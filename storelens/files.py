@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from storelens.errors import InputError, StorelensError
 
 
 def write_atomic(path: Path, data: bytes, *, what: str, error: type[StorelensError] = InputError) -> None:
-    """Write `data` to a hidden temporary file beside `path`, then rename it over `path`.
+    """Write `data` to a hidden temporary file beside `path`, flush it to disk, then rename it over `path`.
 
-    On failure no temporary file is left and `error` names `what`, the path and the reason.
+    The fsync before the rename is what makes a power cut leave the old file or the new one, not an
+    empty one. The temporary name is unique, so two writers never share it. On failure no temporary
+    file is left and `error` names `what`, the path and the reason.
     """
-    tmp = path.with_name(f".{path.name}.tmp")
+    path = Path(path)
+    tmp: str | None = None
     try:
-        tmp.write_bytes(data)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
+        tmp = None
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise error(f"{what} {path}: cannot write: {exc.strerror}") from None
+        raise error(f"{what} {path}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

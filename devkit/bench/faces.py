@@ -1,4 +1,4 @@
-"""The `storelens bench faces` report and the age test-time variants compared by `bench age`."""
+"""The `storelens bench faces` report: face detection per frame size, the age stage, peak memory."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 
 from devkit.bench.media import read_image
 from devkit.bench.speed import Timing, age_timings, frame_of_size, peak_rss_mib, time_call
-from edge_agent.attributes.age import AgeEstimator
+from edge_agent.attributes.age_stage import build_age_stage
 from edge_agent.detect.faces import build_face_detector
 from edge_agent.enhance.adaptive import AdaptiveEnhancer
 from edge_agent.enhance.two_pass import TwoPassDetector
-from edge_agent.faces import FacePipeline
 from storelens.config.detect import YuNetConfig
 
 if TYPE_CHECKING:
@@ -52,24 +51,9 @@ def bench_faces(cfg: StorelensConfig, media: Path, repeat: int) -> Iterator[str]
     yield f"face detection, median of {repeat} runs on a real photo resized to each size:"
     for t in _detection_timings(cfg, photo, repeat):
         yield _line(t)
-    age = AgeEstimator(cfg.edge.age, cfg.models)
-    landmarks = build_face_detector(cfg.edge.faces, cfg.models)(photo).landmarks
-    yield "age (real faces from t1.jpg, repeated to 8):"
-    model, estimator = age_timings(age, photo, landmarks, repeat)
-    yield _line(model, 8)
-    yield _line(estimator, 8)
+    age = build_age_stage(cfg.edge.age, cfg.models)
+    faces = build_face_detector(cfg.edge.faces, cfg.models)(photo)
+    yield f"age ({age.model}; real faces from t1.jpg, repeated to 8):"
+    for timing in age_timings(age, photo, faces, repeat):
+        yield _line(timing, 8)
     yield f"peak RSS: {peak_rss_mib():.0f} MiB (whole process: Python, OpenCV, ONNX Runtime, all models above)"
-
-
-def age_variants(cfg: StorelensConfig) -> Iterator[tuple[str, FacePipeline]]:
-    """Full pipelines differing only in the age test-time options (for bench age)."""
-    base = FacePipeline.from_config(cfg)
-    options = {
-        "single chip (padding 0.2, as trained)": {"chip_paddings": [0.2], "flip_average": False},
-        "flip average": {"chip_paddings": [0.2], "flip_average": True},
-        "zoom jitter (paddings 0.15/0.2/0.25)": {"chip_paddings": [0.15, 0.2, 0.25], "flip_average": False},
-        "zoom jitter + flip": {"chip_paddings": [0.15, 0.2, 0.25], "flip_average": True},
-    }
-    for name, update in options.items():
-        age = AgeEstimator(cfg.edge.age.model_copy(update=update), cfg.models)
-        yield name, FacePipeline(base.finder, base.gate, age)

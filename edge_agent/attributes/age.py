@@ -58,8 +58,22 @@ def age_confidence(probs: np.ndarray, weights: np.ndarray, ages: np.ndarray, win
     return (probs * near).sum(axis=1)
 
 
+def distribution_interval(probs: np.ndarray, weights: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-tailed interval of each age distribution holding `level` of its mass: (low, high) ages.
+    This is what age-v1 itself says, not a calibrated interval (see `storelens bench age`)."""
+    order = np.argsort(weights)
+    cdf = np.cumsum(probs[:, order], axis=1)
+    cdf /= np.maximum(cdf[:, -1:], 1e-12)
+    tail = (1.0 - level) / 2.0
+    sorted_w = weights[order]
+    low = sorted_w[np.argmax(cdf >= tail, axis=1)]
+    high = sorted_w[np.argmax(cdf >= 1.0 - tail, axis=1)]
+    return low.astype(np.float32), high.astype(np.float32)
+
+
 class AgeEstimator:
-    """Adds age, age_confidence, age_probs (81 per face) and band to the faces marked eligible."""
+    """age-v1: adds age, age_confidence, age_low/age_high (interval at cfg.interval_level), age_probs
+    (81 per face) and band to the faces marked eligible."""
 
     def __init__(self, cfg: AgeConfig, models_cfg: ModelsConfig) -> None:
         self.cfg = cfg
@@ -107,13 +121,14 @@ class AgeEstimator:
         mask = np.ones(n, bool) if eligible is None else np.asarray(eligible, bool)
         if faces.landmarks is None or not self.cfg.enabled:
             mask = np.zeros(n, bool)
-        ages = np.full(n, np.nan, np.float32)
-        conf = np.full(n, np.nan, np.float32)
+        ages, conf, low, high = (np.full(n, np.nan, np.float32) for _ in range(4))
         probs = np.full((n, len(self.spec.weights)), np.nan, np.float32)
         if mask.any():
             p = self.probabilities(frame_bgr, faces.landmarks[mask])
             probs[mask] = p
             ages[mask], conf[mask] = self.estimate(p)
+            low[mask], high[mask] = distribution_interval(p, self.spec.weights, self.cfg.interval_level)
         return faces.with_data(
-            age=ages, age_confidence=conf, age_probs=probs, band=band_names(ages, self.edges)
+            age=ages, age_confidence=conf, age_low=low, age_high=high, age_probs=probs,
+            band=band_names(ages, self.edges),
         )

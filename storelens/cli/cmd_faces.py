@@ -1,4 +1,4 @@
-"""`storelens faces IMAGE... [--json]`: faces with landmarks, quality, age and band per image."""
+"""`storelens faces IMAGE... [--json]`: faces with landmarks, quality, age (with its interval) and band."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def _num(value: float, digits: int) -> float | None:
 
 
 def face_records(faces) -> list[dict]:
-    """JSON-ready rows: box and landmarks in original image pixels; age null when the gate refused it."""
+    """JSON-ready rows: box and landmarks in original image pixels; age null when the gate refused it.
+    age_low..age_high is the interval meant to hold the true age with probability edge.age.interval_level."""
     rows = []
     for i in range(len(faces)):
         landmarks = (
@@ -34,6 +35,8 @@ def face_records(faces) -> list[dict]:
                 "quality": _num(faces.data["quality"][i], 3),
                 "age": _num(faces.data["age"][i], 1),
                 "age_confidence": _num(faces.data["age_confidence"][i], 3),
+                "age_low": _num(faces.data["age_low"][i], 1),
+                "age_high": _num(faces.data["age_high"][i], 1),
                 "band": faces.data["band"][i] or None,
             }
         )
@@ -46,9 +49,10 @@ def _print_table(path: str, rows: list[dict]) -> None:
         x1, y1, x2, y2 = row["box"]
         age = "-" if row["age"] is None else f"{row['age']:.1f}"
         conf = "-" if row["age_confidence"] is None else f"{row['age_confidence']:.2f}"
+        interval = "-" if row["age_low"] is None else f"{row['age_low']:.0f}-{row['age_high']:.0f}"
         print(
             f"  box [{x1:7.1f} {y1:7.1f} {x2:7.1f} {y2:7.1f}]  score {row['score']:.2f}  "
-            f"quality {row['quality']:.2f}  age {age:>5}  conf {conf:>4}  band {row['band'] or '-'}"
+            f"quality {row['quality']:.2f}  age {age:>5} ({interval:>5})  conf {conf:>4}  band {row['band'] or '-'}"
         )
 
 

@@ -55,7 +55,8 @@ def test_json_record_fields_and_units(config_file, media_dir, capsys):
     assert main(["faces", "--json", "--config", str(config_file), str(image)]) == 0
     (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     (face,) = record["faces"]
-    assert set(face) == {"box", "score", "landmarks", "quality", "age", "age_confidence", "band"}
+    assert set(face) == {"box", "score", "landmarks", "quality", "age", "age_confidence", "band", "age_low", "age_high"}
+    assert face["age_low"] < face["age"] < face["age_high"]  # the interval at edge.age.interval_level
     x1, y1, x2, y2 = face["box"]
     assert 0 <= x1 < x2 <= 512 and 0 <= y1 < y2 <= 512  # astronaut.png is 512x512: original pixels
     assert len(face["landmarks"]) == 5 and all(x1 <= x <= x2 and y1 <= y <= y2 for x, y in face["landmarks"])
