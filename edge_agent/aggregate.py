@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from storelens.agebands import age_histogram
-from storelens.wire import DWELL_EDGES_S, AggregateWindow, DwellHistogram, Heatmap, ZoneStats
+from storelens.wire import COUNT_FIELDS, DWELL_EDGES_S, AggregateWindow, DwellHistogram, Heatmap, ZoneStats
 
 log = logging.getLogger(__name__)
 
@@ -32,33 +32,43 @@ def dwell_bin(dwell_s: float) -> int:
     return max(0, int(np.searchsorted(DWELL_EDGES_S, dwell_s, side="right")) - 1)
 
 
+def _zero_counts() -> dict[str, int]:
+    return dict.fromkeys(COUNT_FIELDS, 0)
+
+
 @dataclass
 class WindowCounts:
-    """What one window has collected so far; `build` turns it into the wire message."""
+    """What one window has collected so far; `build` turns it into the wire message.
+
+    `counts` holds every count field of the wire model (storelens.wire.COUNT_FIELDS), so a count
+    added there is carried here without another list to update; `add` refuses unknown names.
+    """
 
     start: datetime
     end: datetime
-    frames: int = 0
+    counts: dict[str, int] = field(default_factory=_zero_counts)
     gap_s: float = 0.0
-    entries: int = 0
-    exits: int = 0
-    occupancy_max: int = 0
-    unique_visitors: int = 0
-    faces_seen: int = 0
-    faces_low_quality: int = 0
-    group_visits: int = 0
-    family_visits: int = 0
     ages: list[float] = field(default_factory=list)
     dwell: list[int] = field(default_factory=lambda: [0] * len(DWELL_EDGES_S))
     zone_dwell: dict[str, list[float]] = field(default_factory=dict)
     heat: Counter = field(default_factory=Counter)
     heat_by_band: dict[str, Counter] = field(default_factory=dict)
 
-    def add_visit(self, dwell_s: float, age: float) -> None:
-        self.unique_visitors += 1
+    def add(self, name: str, n: int) -> None:
+        """Add to a summed count (KeyError on a name the wire model does not have)."""
+        self.counts[name] += n
+
+    def peak(self, name: str, value: int) -> None:
+        self.counts[name] = max(self.counts[name], value)
+
+    def add_closed_visit(self, dwell_s: float, age: float) -> None:
+        """A visit that closed in this window: its dwell, and its age when one was voted.
+
+        The visitor was counted in `unique_visitors` of the window that decided them, not here."""
         self.dwell[dwell_bin(dwell_s)] += 1
         if not math.isnan(age):
             self.ages.append(age)
+            self.counts["visitors_with_age"] += 1
 
     def add_heat(self, cells: Counter, by_band: dict[str, Counter]) -> None:
         self.heat.update(cells)
@@ -71,11 +81,8 @@ class WindowCounts:
         cell_m, width, height = heat_shape
         return AggregateWindow(
             store_id=store_id, device_id=device_id, camera_id=camera_id,
-            window_start=self.start, window_end=self.end, seq=seq,
-            entries=self.entries, exits=self.exits, unique_visitors=self.unique_visitors,
-            visitors_with_age=len(self.ages), family_visits=self.family_visits, group_visits=self.group_visits,
-            occupancy_max=self.occupancy_max, faces_seen=self.faces_seen, faces_low_quality=self.faces_low_quality,
-            frames=self.frames, gap_seconds=min(self.gap_s, 86_400.0),
+            window_start=self.start, window_end=self.end, seq=seq, **self.counts,
+            gap_seconds=min(self.gap_s, 86_400.0),
             age_histogram=age_histogram(np.asarray(self.ages)).tolist(),
             dwell_seconds_histogram=DwellHistogram(counts=self.dwell),
             zone_visits={z: ZoneStats(visits=len(d), mean_dwell_s=float(np.mean(d))) for z, d in self.zone_dwell.items()},

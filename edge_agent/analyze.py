@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from edge_agent.aggregate import merge_cells
 from edge_agent.pipeline import CameraPipeline
+from edge_agent.sources.frame import Frame
 from edge_agent.sources.video import FileSource
 from storelens.agebands import band_edges, band_labels, rebin_histogram
 from storelens.config import StorelensConfig
 from storelens.config.sources import CameraConfig
 from storelens.errors import InputError
-from storelens.wire import AGE_BINS, AggregateWindow
+from storelens.wire import AGE_BINS, COUNT_FIELDS, PEAK_FIELDS, SUMMED_FIELDS, AggregateWindow
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,9 @@ class Analysis:
 
 
 def analyze_video(cfg: StorelensConfig, camera: CameraConfig, max_frames: int | None = None,
-                  pipeline: CameraPipeline | None = None) -> Analysis:
+                  pipeline: CameraPipeline | None = None,
+                  on_frame: Callable[[Frame, CameraPipeline], None] | None = None) -> Analysis:
+    """`on_frame(frame, pipeline)` runs after each frame (the audit reads `pipeline.last_tracks` there)."""
     pipeline = pipeline or CameraPipeline.from_config(cfg, camera)
     source = FileSource(camera)
     windows: list[AggregateWindow] = []
@@ -49,6 +53,8 @@ def analyze_video(cfg: StorelensConfig, camera: CameraConfig, max_frames: int | 
     try:
         for frame in source:
             windows += pipeline.process(frame)
+            if on_frame is not None:
+                on_frame(frame, pipeline)
             frames += 1
             if max_frames and frames >= max_frames:
                 break
@@ -69,14 +75,11 @@ def summarize(result: Analysis, bands: str | list[int] = "fine") -> dict:
     ages = np.sum([w.age_histogram for w in ws], axis=0) if ws else np.zeros(AGE_BINS, int)
     edges = band_edges(bands)
     return {
+        **count_totals(ws),
         "frames": result.frames,
         "seconds": round(result.seconds, 2),
         "fps": round(result.fps, 1),
         "windows": len(ws),
-        **{k: int(sum(getattr(w, k) for w in ws)) for k in (
-            "entries", "exits", "unique_visitors", "visitors_with_age", "group_visits", "family_visits",
-            "faces_seen")},
-        "occupancy_max": max((w.occupancy_max for w in ws), default=0),
         "gap_seconds": round(sum(w.gap_seconds for w in ws), 1),
         "age_histogram": ages.astype(int).tolist(),
         "age_bands": dict(zip(band_labels(edges), rebin_histogram(ages, edges).astype(int).tolist(), strict=True)),
@@ -85,6 +88,13 @@ def summarize(result: Analysis, bands: str | list[int] = "fine") -> dict:
         "floor_reprojection_error_m": result.reprojection_error_m,
         "error": str(result.error) if result.error else None,
     }
+
+
+def count_totals(windows: list[AggregateWindow]) -> dict[str, int]:
+    """Every count field of the wire model over `windows`: summed counts added up, peaks the maximum."""
+    totals = {name: int(sum(getattr(w, name) for w in windows)) for name in SUMMED_FIELDS}
+    totals.update({name: max((getattr(w, name) for w in windows), default=0) for name in PEAK_FIELDS})
+    return {name: totals[name] for name in COUNT_FIELDS}
 
 
 def _merged_heatmap(windows: list[AggregateWindow]) -> dict:

@@ -61,23 +61,47 @@ def _dump(value):
 
 
 class PartialStore:
-    """Windows flushed at shutdown, by key, in a Redis hash beside the buffer (AOF-backed too)."""
+    """Windows flushed at shutdown, by key, in a Redis hash beside the buffer (AOF-backed too), and the
+    clock floor: per camera, the newest instant already covered by a stamped window.
+
+    The floor is a closed window's `window_end` (that key may never be stamped again) and a partial's
+    `window_start` (that key is still open: a restart within it merges into it). A clock reading
+    before the floor would re-stamp a window the cloud already holds.
+    """
 
     def __init__(self, client, *, stream: str) -> None:
         self.client = client
         self.key = f"{stream}:partials"
-        self.newest_key = f"{stream}:newest_window"
+        self.floor_key = f"{stream}:floor"
+        self.newest_key = f"{stream}:newest_window"  # the floor before it was per camera (window starts)
 
     def remember(self, window: AggregateWindow) -> None:
         self.client.hset(self.key, window_key(window), window.to_json())
 
+    def peek(self, window: AggregateWindow) -> AggregateWindow | None:
+        """The partial flushed earlier for this window's key, if any (left in place: `settle` removes it
+        in the same transaction that buffers the merged window)."""
+        raw = self.client.hget(self.key, window_key(window))
+        return AggregateWindow.model_validate_json(raw) if raw is not None else None
+
     def take(self, window: AggregateWindow) -> AggregateWindow | None:
         """The partial flushed earlier for this window's key (removed from the store), if any."""
-        raw = self.client.hget(self.key, window_key(window))
-        if raw is None:
-            return None
-        self.client.hdel(self.key, window_key(window))
-        return AggregateWindow.model_validate_json(raw)
+        earlier = self.peek(window)
+        if earlier is not None:
+            self.client.hdel(self.key, window_key(window))
+        return earlier
+
+    def settle(self, window: AggregateWindow, *, partial: bool, pipe) -> None:
+        """Queue on `pipe` (the buffer's MULTI): keep `window` as the key's partial, or drop the key's
+        partial now that a final version is buffered; and raise this camera's floor."""
+        if partial:
+            pipe.hset(self.key, window_key(window), window.to_json())
+        else:
+            pipe.hdel(self.key, window_key(window))
+        covered = window.window_start if partial else window.window_end
+        floor = self.floor_of(window.camera_id)
+        if floor is None or covered > floor:
+            pipe.hset(self.floor_key, window.camera_id, covered.isoformat())
 
     def forget_before(self, window: AggregateWindow) -> int:
         """Drop this camera's partials that ended by `window`'s start: their key cannot close again.
@@ -93,12 +117,41 @@ class PartialStore:
                 dropped += self.client.hdel(self.key, name)
         return dropped
 
-    def note_stamped(self, window: AggregateWindow) -> None:
-        """Keep the newest window start ever stamped: a clock reading before it is not sane."""
-        current = self.newest()
-        if current is None or window.window_start > current:
-            self.client.set(self.newest_key, window.window_start.isoformat())
+    def note_stamped(self, window: AggregateWindow, *, partial: bool = False) -> None:
+        """Raise the floor for a window stamped outside the sink's transaction."""
+        with self.client.pipeline(transaction=True) as pipe:
+            covered = window.window_start if partial else window.window_end
+            floor = self.floor_of(window.camera_id)
+            if floor is None or covered > floor:
+                pipe.hset(self.floor_key, window.camera_id, covered.isoformat())
+            pipe.execute()
+
+    def floor_of(self, camera_id: str) -> datetime | None:
+        raw = self.client.hget(self.floor_key, camera_id)
+        return datetime.fromisoformat(raw.decode()) if raw else None
 
     def newest(self) -> datetime | None:
-        raw = self.client.get(self.newest_key)
-        return datetime.fromisoformat(raw.decode()) if raw else None
+        """The highest floor of any camera: the wall clock must not read earlier before stamping."""
+        values = [datetime.fromisoformat(v.decode()) for v in self.client.hvals(self.floor_key)]
+        legacy = self.client.get(self.newest_key)
+        if legacy:
+            values.append(datetime.fromisoformat(legacy.decode()))
+        return max(values) if values else None
+
+    def clear_floor(self) -> datetime | None:
+        """Forget the floor (`storelens sync clear-clock-floor`); returns the newest one forgotten."""
+        newest = self.newest()
+        self.client.delete(self.floor_key, self.newest_key)
+        return newest
+
+    def lower_floor(self, to: datetime) -> list[str]:
+        """Bring every floor above `to` down to it: windows stamped by a clock that ran ahead must not
+        block a box whose clock is right now. Returns the cameras whose floor moved."""
+        moved = [k.decode() for k, v in self.client.hgetall(self.floor_key).items()
+                 if datetime.fromisoformat(v.decode()) > to]
+        with self.client.pipeline(transaction=True) as pipe:
+            for camera in moved:
+                pipe.hset(self.floor_key, camera, to.isoformat())
+            pipe.delete(self.newest_key)
+            pipe.execute()
+        return moved

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_agent.attributes.age import AgeEstimator
+from edge_agent.attributes.age_stage import AgeStage
+from edge_agent.types import Detections
 
 
 @dataclass(frozen=True)
@@ -44,18 +45,23 @@ def frame_of_size(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def age_timings(age: AgeEstimator, frame: np.ndarray, landmarks: np.ndarray, repeat: int) -> list[Timing]:
-    """Model only on a batch of 8 chips, and the whole estimator (align + test-time views) for 8 faces."""
-    lm8 = np.resize(landmarks, (8, 5, 2))
-    chips8 = age.chips(frame, lm8)[:8]
-    return [
-        time_call("age model, batch of 8 chips", lambda: age.run_model(chips8), repeat),
-        time_call(
-            f"age estimator, 8 faces x {age.views()} views (align+model)",
-            lambda: age.probabilities(frame, lm8),
-            repeat,
-        ),
-    ]
+def age_timings(age: AgeStage, frame: np.ndarray, faces: Detections, repeat: int) -> list[Timing]:
+    """The configured age stage (crops, test-time views, one batched model run) for 8 faces; and the
+    model alone on the same batch where the backend exposes it."""
+    eight = faces.filter(np.resize(np.arange(len(faces)), 8))
+    timings = [time_call(f"age stage, 8 faces x {age.views} views (crops+model)",
+                         lambda: age.update(frame, eight), repeat)]
+    backend = age.backend
+    if hasattr(backend, "view_predictions"):  # faceapi_age: the network on the prepared views
+        from edge_agent.attributes.faceapi_crops import face_views
+
+        views = face_views(frame, eight.xyxy, eight.landmarks, backend.policy)[..., ::-1]
+        batch = views.reshape(-1, *views.shape[2:])
+        timings.insert(0, time_call(f"age model, batch of {len(batch)} views", lambda: backend.run(batch), repeat))
+    elif hasattr(backend, "chips"):  # age_v1
+        chips = backend.chips(frame, eight.landmarks)
+        timings.insert(0, time_call(f"age model, batch of {len(chips)} chips", lambda: backend.run_model(chips), repeat))
+    return timings
 
 
 def peak_rss_mib() -> float:

@@ -14,7 +14,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(eq=False)  # a group is itself: never compare field by field (the points are numpy arrays)
 class _Group:
     last_arrival: float
     points: list[np.ndarray] = field(default_factory=list)
@@ -60,9 +60,11 @@ class GroupDetector:
         return self._complete(now)
 
     def _complete(self, now: float, force: bool = False) -> list[GroupResult]:
-        done = [g for g in self._groups
-                if (force or now - g.last_arrival > self._gap_s) and len(g.ages) == len(g.members)]
-        self._groups = [g for g in self._groups if g not in done]
+        done, still_open = [], []
+        for g in self._groups:
+            complete = (force or now - g.last_arrival > self._gap_s) and len(g.ages) == len(g.members)
+            (done if complete else still_open).append(g)
+        self._groups = still_open
         return [r for r in (self._judge(g) for g in done) if r is not None]
 
     def _judge(self, group: _Group) -> GroupResult | None:

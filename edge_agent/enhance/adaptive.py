@@ -38,11 +38,21 @@ def classify(stats: SceneStats, cfg: EnhanceConfig) -> SceneKind:
     dim_faces = (
         stats.face_luminance is not None and stats.face_luminance < cfg.face_to_scene_ratio * stats.mean
     )
-    if bimodal or dim_faces:
+    if bimodal or dim_faces or blown_out_behind(stats, cfg):
         return "backlit"
     if stats.mean < cfg.dark_mean:
         return "dark"
     return "normal"
+
+
+def blown_out_behind(stats: SceneStats, cfg: EnhanceConfig) -> bool:
+    """A clipped street or window fills much of the frame and the faces (if any were found) are not bright.
+
+    Veiling flare from that light lifts the shadows, so a flared backlit door is not bimodal; but a
+    camera that clips a large part of its frame is exposing for light the people are not in.
+    """
+    faces_bright = stats.face_luminance is not None and stats.face_luminance >= cfg.bright_level
+    return stats.clipped_fraction >= cfg.backlit_clipped_fraction and not faces_bright
 
 
 def choose_gamma(stats: SceneStats, kind: SceneKind, cfg: EnhanceConfig) -> float:
@@ -97,6 +107,7 @@ class AdaptiveEnhancer:
             width=cfg.stats_width,
             bright_level=cfg.bright_level,
             shadow_level=cfg.shadow_level,
+            clip_level=cfg.clip_level,
         )
         decision = decide(stats, cfg)
         if decision.kind != self._last_kind:  # log scene changes, not every frame

@@ -1,8 +1,10 @@
 """Video sources behind one interface: files, RTSP/HTTP streams and USB cameras via cv2.VideoCapture.
 
-A file is read at its own pace (or paced at its fps when `realtime`), timestamps come from the
-frame position plus a start time, and a file that ends before its header says it should raises
-InputError naming the file and frame. A live source is stamped by the clock, and when it drops
+A file is read at its own pace (or paced at its own time when `realtime`); timestamps are the
+decoder's presentation time on top of the configured start time, never index / header fps
+(edge_agent/sources/stream_time.py says why). A file whose header count disagrees with what decodes
+is fine; one whose decoder fails with data left, or whose container is cut short, raises
+InputError naming the file and frame after every frame before it was delivered. A live source is stamped by the clock, and when it drops
 it is reopened with exponential backoff; the lost time travels on the next Frame as `gap_s`.
 """
 
@@ -20,8 +22,10 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 
 from edge_agent.sources.frame import Frame
+from edge_agent.sources.stream_time import StreamClock, container_shortfall, frames_in_stream
 from storelens.config.sources import CameraConfig
 from storelens.errors import InputError
+from storelens.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +74,7 @@ class _Throttle:
 
 
 class FileSource:
-    """Frames of a video file with file-position timestamps."""
+    """Frames of a video file, stamped with the start time plus the stream's presentation time."""
 
     def __init__(self, cfg: CameraConfig, stop: threading.Event | None = None) -> None:
         self.path = Path(cfg.url).expanduser()
@@ -80,6 +84,7 @@ class FileSource:
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
         self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.start = cfg.start_time or datetime.fromtimestamp(os.stat(self.path).st_mtime, UTC)
+        self._told = False
 
     def _open(self) -> cv2.VideoCapture:
         if not self.path.is_file():
@@ -90,34 +95,56 @@ class FileSource:
         return cap
 
     def __iter__(self) -> Iterator[Frame]:
-        index, pass_start = 0, 0
+        index, pass_start, lost = 0, 0, 0.0
         clock0 = time.monotonic()
+        stream = StreamClock(self.fps)
         throttle = _Throttle(self._cfg.max_fps)
         while not self._stop.is_set():
             ok, image = self._cap.read()
             if not ok:
-                self._check_complete(index - pass_start)
+                self._check_complete(index - pass_start, stream.duration_s)
                 if not self._cfg.loop or index == pass_start:
                     return
                 self._cap.release()
                 self._cap, pass_start = self._open(), index
+                stream.restart()
                 continue
-            offset = index / self.fps
+            offset, gap = stream.next(self._cap.get(cv2.CAP_PROP_POS_MSEC))
             index += 1
+            lost += self._lost(gap, offset)
             ts = self.start + timedelta(seconds=offset)
             if not throttle.allow(ts):
                 continue
             if self._cfg.realtime:
                 self._stop.wait(max(0.0, clock0 + offset - time.monotonic()))
-            yield Frame(image, ts, index - 1, self._cfg.id)
+            yield Frame(image, ts, index - 1, self._cfg.id, gap_s=lost)
+            lost = 0.0
 
-    def _check_complete(self, frames_read: int) -> None:
-        """A read failing before the header's frame count means truncation or corruption."""
-        if self.frame_count and frames_read < self.frame_count - 1:
-            raise InputError(
-                f"video {self.path}: unreadable at frame {frames_read} of {self.frame_count} "
-                "(file truncated or corrupt); frames before it were processed"
-            )
+    def _lost(self, gap_s: float, at_s: float) -> float:
+        if gap_s:  # the decoder skipped a damaged stretch, or the recording paused: no video then
+            log.warning("video %s: no frames for %.1f s before %.1f s (damaged or not recorded); counted as a gap",
+                        self.path, gap_s, at_s)
+        return gap_s
+
+    def _check_complete(self, frames_read: int, seconds: float) -> None:
+        """The stream ended. A decode failure with data left, or a container cut short, is an error;
+        a header whose frame count (or fps) disagrees with what decoded is not."""
+        where = f"video {self.path}: unreadable at frame {frames_read} ({seconds:.1f} s)"
+        if self._cap.grab():  # the decoder gave up on a stretch, yet frames follow it
+            raise InputError(f"{where}: the decoder failed with data left (file corrupt); "
+                             "frames before it were processed")
+        short = container_shortfall(self.path)
+        if short:
+            raise InputError(f"{where}: the file ends {short} bytes before its container says it does "
+                             "(truncated); frames before it were processed")
+        held = frames_in_stream(self.path, self.frame_count)
+        if held is not None and frames_read < held - 1:
+            raise InputError(f"{where}: {held - frames_read} of the {held} frames in the file's index did not "
+                             "decode (file corrupt); every frame that decoded was processed")
+        if self.frame_count and abs(frames_read - self.frame_count) > 1 and not self._told:
+            self._told = True  # once, not on every pass of a looped file
+            log.info("video %s: the header says %d frames at %.3g fps; %d decoded over %.1f s of stream time "
+                     "(timestamps come from the stream)", self.path, self.frame_count, self.fps, frames_read, seconds)
 
     def close(self) -> None:
         self._cap.release()
@@ -161,8 +188,8 @@ class LiveSource:
             index += 1
 
     def _reconnect(self) -> cv2.VideoCapture | None:
-        """Open the stream, retrying with exponential backoff until it opens or we are stopped."""
-        delay = self._cfg.reconnect_initial_s
+        """Open the stream, retrying with jittered exponential backoff until it opens or we are stopped."""
+        backoff = Backoff(self._cfg.reconnect_initial_s, max(self._cfg.reconnect_initial_s, self._cfg.reconnect_max_s))
         attempts = 0
         while not self._stop.is_set():
             cap = video_capture(self._cfg.url, self._cfg.open_timeout_s, self._cfg.read_timeout_s)
@@ -175,8 +202,7 @@ class LiveSource:
             if attempts == 0:  # log once per outage, not once per retry
                 log.warning("camera %s: cannot open %s; retrying with backoff", self._cfg.id, redact(self._cfg.url))
             attempts += 1
-            self._stop.wait(delay)
-            delay = min(delay * 2, self._cfg.reconnect_max_s)
+            self._stop.wait(backoff.next())
         return None
 
     def close(self) -> None:

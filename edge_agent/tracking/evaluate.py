@@ -5,6 +5,7 @@ cosine separation of same-person vs different-person crops. Used by `storelens b
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 
 from edge_agent.tracking.embedder import ReidEmbedder
+from edge_agent.tracking.quality import usable_crops
 from edge_agent.tracking.tracker import PersonTracker
 from edge_agent.types import Detections
 
@@ -19,15 +21,11 @@ log = logging.getLogger(__name__)
 
 
 def load_mot_gt(path: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """frame (1-based) -> (ids, xyxy) from a MOTChallenge gt file (frame,id,x,y,w,h,conf,...)."""
-    rows = np.loadtxt(path, delimiter=",", ndmin=2)
-    rows = rows[rows[:, 6] != 0]  # conf 0 marks ignored boxes
-    out = {}
-    for frame in np.unique(rows[:, 0]).astype(int):
-        r = rows[rows[:, 0] == frame]
-        xyxy = np.concatenate([r[:, 2:4], r[:, 2:4] + r[:, 4:6]], axis=1)
-        out[int(frame)] = (r[:, 1].astype(int), xyxy)
-    return out
+    """frame (1-based) -> (ids, xyxy) of the pedestrians in a MOTChallenge gt file; flags and bad lines are
+    handled by the audit's loader (edge_agent/audit/groundtruth.py)."""
+    from edge_agent.audit.groundtruth import load_ground_truth
+
+    return {n: (f.ids, f.xyxy) for n, f in load_ground_truth(path).frames.items()}
 
 
 @dataclass(frozen=True)
@@ -40,8 +38,9 @@ class TrackingScore:
     track_ids: int
 
 
-def track_video(video: Path, detector, tracker: PersonTracker, max_frames: int | None = None) -> list[Detections]:
-    """Tracked people per frame of a video file."""
+def track_video(video: Path, detector, tracker: PersonTracker, max_frames: int | None = None,
+                progress: Callable[[], None] | None = None) -> list[Detections]:
+    """Tracked people per frame of a video file; `progress()` after each frame."""
     cap = cv2.VideoCapture(str(video))
     out: list[Detections] = []
     try:
@@ -50,6 +49,8 @@ def track_video(video: Path, detector, tracker: PersonTracker, max_frames: int |
             if not ok:
                 break
             out.append(tracker.update(detector(image)))
+            if progress is not None:
+                progress()
     finally:
         cap.release()
     return out
@@ -94,13 +95,17 @@ class ReidSeparation:
 
 
 def reid_separation(embedder: ReidEmbedder, pair: tuple[np.ndarray, np.ndarray],
-                    frames: list[np.ndarray], detector, min_height: int = 60) -> ReidSeparation:
-    """Same-person pair vs every pair of distinct detected people within each frame."""
+                    frames: list[np.ndarray], detector, min_height: int = 60,
+                    usable_only: bool = False) -> ReidSeparation:
+    """Same-person pair vs every pair of distinct detected people within each frame; with
+    `usable_only`, only crops the identity stage would embed (whole, mostly unoccluded: tracking/quality.py)."""
     a, b = (embedder.embed(img, np.array([[0, 0, img.shape[1], img.shape[0]]], np.float32))[0] for img in pair)
     different = []
     for frame in frames:
         people = detector(frame)
         people = people.filter(people.heights >= min_height)
+        if usable_only:
+            people = people.filter(usable_crops(people.xyxy, frame.shape[1], frame.shape[0]))
         vecs = embedder.embed(frame, people.xyxy)
         sims = vecs @ vecs.T
         different += sims[np.triu_indices(len(vecs), k=1)].tolist()

@@ -10,6 +10,11 @@ then) or withdraws it in favour of the returning visitor it matched, whose visit
 A track still short of crops after `decide_within_frames`, or that ends, decides on what it has;
 with none it is a new visitor without a vector. Decided tracks refresh their prototype every
 `embed_every_frames`. At most `max_crops_per_frame` crops per frame, pending tracks first.
+
+A track may join a visitor whose other track is merely lost (out of view since before this track
+was born, though the tracker still holds it): that is how an occluded person's next fragment
+keeps their identity. Should both tracks then show in one frame, they are two people after all,
+and the younger track is split off as a visitor of its own (counted then).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class VisitorIdentity:
         self._tentative: dict[int, int] = {}  # undecided track -> its reserved visitor id
         self._since_embed: dict[int, int] = {}  # frames since the track's last embedding (or birth)
         self._frames: dict[int, int] = {}  # frames since the track's birth
+        self._born: dict[int, float] = {}  # when the track was first seen (epoch seconds)
         self.new_visitors: list[int] = []  # visitors this camera counts, drained by the caller
 
     def update(self, frame_bgr: np.ndarray, tracks: Detections, ts: datetime) -> Detections:
@@ -52,6 +58,7 @@ class VisitorIdentity:
             if t not in self._visitor and t not in self._pending:
                 self._pending[t] = []
                 self._tentative[t] = self.gallery.reserve(self._camera, t, now)
+                self._born[t] = now
         rows = self._rows_to_embed(tracks, ids, frame_bgr.shape)
         if rows:
             vectors = self._embedder.embed(frame_bgr, tracks.xyxy[rows])
@@ -60,8 +67,24 @@ class VisitorIdentity:
         for t in ids:
             if t in self._pending and self._due_decision(t):
                 self._decide(t, now)
+        self._split_doubles(ids, now)
         visitor = np.array([self._visitor.get(t, self._tentative.get(t, -1)) for t in ids], np.int64)
+        self.gallery.seen(self._camera, [(t, int(v)) for t, v in zip(ids, visitor, strict=True) if v >= 0], now)
         return tracks.with_data(visitor=visitor)
+
+    def _split_doubles(self, ids: list[int], now: float) -> None:
+        """One visitor on two tracks in the same frame is two people: the younger track becomes a new visitor."""
+        by_visitor: dict[int, list[int]] = {}
+        for t in ids:
+            if t in self._visitor:
+                by_visitor.setdefault(self._visitor[t], []).append(t)
+        for vid, tracks in by_visitor.items():
+            for t in sorted(tracks, key=lambda k: self._born.get(k, now))[1:]:
+                new = self.gallery.split(self._camera, t, vid, now)
+                log.debug("identity: track %s/%d is not visitor %d (both in view): new visitor %d",
+                          self._camera, t, vid, new)
+                self._visitor[t] = new
+                self.new_visitors.append(new)
 
     def _rows_to_embed(self, tracks: Detections, ids: list[int], shape: tuple[int, ...]) -> list[int]:
         if self._embedder is None:
@@ -95,13 +118,11 @@ class VisitorIdentity:
         if vectors:  # the track-level vector: mean of its usable crops
             total = np.sum(vectors, axis=0)
             mean = total / max(float(np.linalg.norm(total)), 1e-6)
-        vid, is_new = self.gallery.assign(self._camera, track, mean, now, reserved=self._tentative.pop(track))
+        vid, is_new = self.gallery.assign(self._camera, track, mean, now, reserved=self._tentative.pop(track),
+                                          since=self._born.get(track))
         self._visitor[track] = vid
         if is_new:
             self.new_visitors.append(vid)
-
-    def visitor_of(self, track: int) -> int | None:
-        return self._visitor.get(track)
 
     def end(self, track_ids: tuple[int, ...], ts: datetime) -> None:
         for t in track_ids:
@@ -109,6 +130,7 @@ class VisitorIdentity:
                 self._decide(t, ts.timestamp())
             self._since_embed.pop(t, None)
             self._frames.pop(t, None)
+            self._born.pop(t, None)
             vid = self._visitor.pop(t, None)
             if vid is not None:
                 self.gallery.release(self._camera, t, vid, ts.timestamp())

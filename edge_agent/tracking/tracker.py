@@ -1,8 +1,10 @@
-"""Multi-object tracking stage: ByteTrack from roboflow's `trackers` package.
+"""Multi-object tracking stage, backend chosen by `edge.tracking.type`.
 
-supervision >= 0.27 moved its ByteTrack into the separate `trackers` package; we use that one
-(ids are allocated per tracker instance). Our Detections are converted to sv.Detections only
-here, at the boundary, with a row index riding along so every column of ours is kept.
+'appearance' (default): our ByteTrack with a colour gate and lost-track recovery (bytetrack.py).
+'bytetrack': roboflow's motion-only ByteTrack from the `trackers` package (supervision >= 0.27
+moved its ByteTrack there; ids are allocated per tracker instance). Our Detections are converted
+to sv.Detections only here, at the boundary, with a row index riding along so every column of
+ours is kept.
 """
 
 from __future__ import annotations
@@ -19,6 +21,18 @@ log = logging.getLogger(__name__)
 
 class PersonTracker:
     """`update(detections) -> detections` with `tracker_id` set; unconfirmed rows are dropped."""
+
+    def __init__(self, cfg: TrackingConfig) -> None:
+        from edge_agent.tracking.bytetrack import AppearanceByteTrack
+
+        self._impl = AppearanceByteTrack(cfg) if cfg.type == "appearance" else RoboflowByteTrack(cfg)
+
+    def update(self, detections: Detections) -> Detections:
+        return self._impl.update(detections)
+
+
+class RoboflowByteTrack:
+    """roboflow `trackers` ByteTrack behind our Detections."""
 
     def __init__(self, cfg: TrackingConfig) -> None:
         from trackers import ByteTrackTracker

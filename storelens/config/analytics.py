@@ -29,6 +29,30 @@ class LineConfig(StrictModel):
         12.0, ge=0, description="Hysteresis: the foot point must get this far past the line to count, so "
         "someone lingering on the line counts at most once.",
     )
+    smoothing_frames: int = Field(
+        3, ge=1, le=15,
+        description="The foot point is the median of a track's last this many foot points, so a box bottom that "
+        "jumps for a frame (legs hidden behind someone, a box spanning two people) counts no crossing. 1 = off.",
+    )
+    memory_frames: int = Field(
+        250, ge=0,
+        description="A visitor's side of the line is remembered this many frames after they were last placed on "
+        "it, so when their track breaks (hidden behind someone) and re-ID joins the next track to them, a "
+        "crossing made out of sight still counts once. 0 = per track only.",
+    )
+    reappear_frames: int = Field(
+        15, ge=0,
+        description="A track that first appears in the middle half of the band (someone reappearing on the line "
+        "from behind a sign, a door frame or another person, whose earlier track re-ID could not join) and walks "
+        "out of the band across the line within this many frames counts as crossing towards the side it leaves "
+        "to. Tracks present in the first frame, and tracks that linger in the band, count nothing. 0 = off.",
+    )
+    max_step_heights: float = Field(
+        0.5, ge=0,
+        description="A track whose foot point moves further than this many box heights per frame has not walked "
+        "there: the tracker switched it onto someone else, or onto a box cut off by an occluder. Its side is then "
+        "learnt afresh (and its visitor's remembered side is not used) instead of counting a crossing. 0 = off.",
+    )
 
     @model_validator(mode="after")
     def _not_a_point(self) -> LineConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from storelens.config.analytics import AnalyticsConfig
 from storelens.config.attributes import AgeConfig, QualityGateConfig
@@ -34,8 +34,24 @@ class EdgeConfig(StrictModel):
 
 
 def for_camera(cfg: StorelensConfig, camera: CameraConfig) -> StorelensConfig:
-    """The config as one camera sees it: the camera's own enhance/analytics replace the edge-wide ones."""
-    overrides = {key: getattr(camera, key) for key in ("enhance", "analytics") if getattr(camera, key) is not None}
+    """The config as one camera sees it: its own enhance/analytics sections laid over the edge-wide ones.
+
+    Only the keys the camera's section sets replace the shared values (sub-sections recursively), so a
+    camera that got its own floor calibration (`camera calibrate --camera ID`) keeps the shared
+    entrance lines and zones. A key set to an empty list (`lines: []`) means none for this camera.
+    """
+    overrides = {key: overlay(getattr(cfg.edge, key), own) for key in ("enhance", "analytics")
+                 if (own := getattr(camera, key)) is not None}
     if not overrides:
         return cfg
     return cfg.model_copy(update={"edge": cfg.edge.model_copy(update=overrides)})
+
+
+def overlay(shared: BaseModel, own: BaseModel) -> BaseModel:
+    """`own`'s explicitly set keys over `shared`, recursing into sub-sections of the same type; validated."""
+    update = {}
+    for name in own.model_fields_set:
+        mine, theirs = getattr(own, name), getattr(shared, name)
+        same_section = isinstance(mine, BaseModel) and type(mine) is type(theirs)
+        update[name] = overlay(theirs, mine) if same_section else mine
+    return type(shared).model_validate({**dict(shared), **update})

@@ -38,6 +38,56 @@ class EnhanceConfig(StrictModel):
         le=1,
         description="Share of shadow pixels needed (with enough bright ones) to call a scene backlit.",
     )
+    clip_level: float = Field(
+        0.96, gt=0, le=1, description="Luminance (0..1) at or above which a pixel counts as blown out (clipped)."
+    )
+    backlit_clipped_fraction: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="Share of blown-out pixels that marks a scene backlit even without deep shadows (lens flare "
+        "veils them): a sunlit street or window behind the people. Bright faces (above bright_level) overrule it.",
+    )
+    backlit_width: int = Field(
+        1280,
+        ge=0,
+        le=4096,
+        description="On a backlit frame the second pass sees the enhanced copy this many pixels wide (narrower frames "
+        "enlarged up to backlit_max_upscale) instead of at the face detector's own input width: veiled, "
+        "compressed dark faces need the pixels (`storelens bench backlight --set heldout`, auto mode: 4 stops "
+        "under 96.3 % -> 97.2 %, flare 95.2 % -> 97.5 %). Costs about (width / detector width)^2 detector "
+        "passes, on backlit frames only; dark frames keep the detector's width. 0 = off.",
+    )
+    backlit_max_upscale: float = Field(
+        1.5,
+        ge=1,
+        le=4,
+        description="Frames narrower than backlit_width are enlarged for the backlit pass, at most this many times.",
+    )
+    backlit_max_face: int = Field(
+        80,
+        ge=8,
+        le=4096,
+        description="The backlit pass adds only faces smaller than this (pixels, as the face detector's own pass "
+        "sees them): bigger faces that pass finds itself; a big 'face' only the enlarged frame shows is a pattern "
+        "the enlargement made.",
+    )
+    second_pass_max_luminance: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="A face only the second pass finds is kept only if it is at most this bright (0..1) on the raw "
+        "frame: that pass is for faces too dark or veiled to see, and a 'face' on a blown-out street is "
+        "CLAHE amplifying compression noise. 1 = keep all.",
+    )
+    second_pass_max_roll_deg: float = Field(
+        20.0,
+        ge=0,
+        le=180,
+        description="A face only the second pass finds is kept only if its head roll (from the landmarks) is at most "
+        "this: people walking in hold their heads upright, a tilted 'face' in an enhanced torso or on a mask edge "
+        "is a pattern. 180 = keep all.",
+    )
     face_to_scene_ratio: float = Field(
         0.6,
         gt=0,

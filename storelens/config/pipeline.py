@@ -12,3 +12,8 @@ class PipelineConfig(StrictModel):
     faces_every_frames: int = Field(
         2, ge=1, description="Run the face pipeline on every Nth frame (faces move little between frames)."
     )
+    restart_initial_s: float = Field(
+        1.0, gt=0, le=600, description="A stage that fails again within a minute: seconds before the rebuilt "
+        "pipeline takes frames again, doubling on each further failure (frames meanwhile count as gap).")
+    restart_max_s: float = Field(
+        60.0, gt=0, le=3600, description="Longest wait between rebuilds of a camera pipeline whose stage keeps failing.")

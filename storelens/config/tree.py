@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from storelens.config.alerts import AlertsConfig
 from storelens.config.base import StrictModel
 from storelens.config.cloud import CloudConfig
 from storelens.config.dashboard import DashboardConfig
 from storelens.config.edge import EdgeConfig
 from storelens.config.models import ModelsConfig
+from storelens.config.ops import OpsConfig
 from storelens.config.sync import SyncConfig
 from storelens.errors import ConfigError
 
@@ -36,6 +38,8 @@ class StorelensConfig(StrictModel):
     sync: SyncConfig = Field(default_factory=SyncConfig, description="Edge buffer and off-peak MQTT upload.")
     cloud: CloudConfig = Field(default_factory=CloudConfig, description="Cloud ingest and database.")
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig, description="Web dashboard.")
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert webhooks and e-mails (cloud alerts run).")
+    ops: OpsConfig = Field(default_factory=OpsConfig, description="/metrics and /healthz of each service.")
 
     @field_validator("timezone")
     @classmethod

@@ -57,7 +57,7 @@ def _detector(frames: dict[int, int]):
 
 
 def _faces(frames: dict[int, int]):
-    def faces(image: np.ndarray) -> Detections:
+    def faces(image: np.ndarray, age_wanted=None) -> Detections:
         people = _people_at(frames[id(image)])
         boxes = [[b[0] + 12, b[1] + 4, b[2] - 12, b[1] + 24] for _, b, _ in people]
         probs = np.zeros((len(people), 81))

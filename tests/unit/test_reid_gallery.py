@@ -173,3 +173,36 @@ def test_track_ending_while_pending_is_decided_and_counted() -> None:
     assert ident.new_visitors == []
     ident.end((1,), T0 + timedelta(seconds=3))
     assert ident.new_visitors == [out[-1].data["visitor"][0]] and ident.gallery.knows(ident.new_visitors[0])
+
+
+def test_a_fragment_may_join_a_visitor_whose_track_is_only_lost() -> None:
+    gallery = ReidGallery(ttl_s=600, match_threshold=0.65)
+    alice, _ = gallery.assign("cam1", 1, ALICE, now=0)
+    gallery.seen("cam1", [(1, alice)], now=5)  # last in view at t=5; track 1 is still in the tracker's buffer
+    # A track born at t=6 (after Alice was last seen) may be her; one born at t=4 was beside her: someone else.
+    assert gallery.assign("cam1", 2, ALICE_LATER, now=7, since=6) == (alice, False)
+    other, is_new = gallery.assign("cam1", 3, ALICE_LATER, now=7, since=4)
+    assert is_new and other != alice
+
+
+def test_identity_splits_a_visitor_seen_twice_in_one_frame() -> None:
+    cfg = ReidConfig(embeddings_to_decide=1, pending_every_frames=1, embed_every_frames=50)
+    ident = VisitorIdentity(cfg, "cam1", ReidGallery(600, 0.65), _ScriptedEmbedder(ALICE, ALICE_LATER))
+    out = _run(ident, [_tracks((1, 100, 100))])  # Alice on track 1
+    alice = int(out[0].data["visitor"][0])
+    out = _run(ident, [Detections.empty().with_tracker_id(np.zeros(0, np.int64)), _tracks((2, 400, 100))], 1)
+    assert int(out[1].data["visitor"][0]) == alice  # track 1 out of view: track 2 (a look-alike) joins Alice
+    both = _run(ident, [_tracks((1, 100, 100), (2, 400, 100))], 3)[0]  # ...until both show at once
+    assert sorted(both.data["visitor"].tolist())[0] == alice and len(set(both.data["visitor"].tolist())) == 2
+    assert len(ident.new_visitors) == 2  # Alice, then the split-off look-alike
+
+
+@pytest.mark.parametrize(("margin", "same"), [(0.0, True), (0.1, False)])
+def test_two_look_alikes_matching_alike_make_a_new_visitor(margin: float, same: bool) -> None:
+    gallery = ReidGallery(ttl_s=600, match_threshold=0.6, ambiguity_margin=margin)
+    a, _ = gallery.assign("cam1", 1, _unit(1, 0.05, 0), now=0)
+    b, _ = gallery.assign("cam1", 2, _unit(1, -0.05, 0), now=0)
+    gallery.release("cam1", 1, a, now=1)
+    gallery.release("cam1", 2, b, now=1)
+    vid, is_new = gallery.assign("cam1", 3, _unit(1, 0, 0), now=2)  # as like one as the other
+    assert (vid in (a, b)) is same and is_new is not same

@@ -68,9 +68,10 @@ def test_built_window_is_valid_wire_json_without_identities() -> None:
     windower = Windower(15)
     windower.advance(T0)
     w = windower.current
-    w.frames, w.entries, w.exits, w.occupancy_max = 100, 3, 1, 2
-    w.add_visit(45.0, 34.6)
-    w.add_visit(5.0, float("nan"))
+    w.counts.update(frames=100, entries=3, exits=1, occupancy_max=2)
+    w.add("unique_visitors", 2)  # counted when decided; their visits close below
+    w.add_closed_visit(45.0, 34.6)
+    w.add_closed_visit(5.0, float("nan"))
     w.zone_dwell["table"] = [10.0, 20.0]
     w.add_heat(Counter({(1, 2): 4}), {"31-35": Counter({(1, 2): 1})})
     msg = w.build(("s1", "d1", "cam1"), 7, (0.5, 20, 10), {"persons": "yolox_nano:695e750a"})

@@ -8,7 +8,6 @@ read from config_infer_person_yolox.txt. They must equal the CPU detector's boxe
 
 from __future__ import annotations
 
-import configparser
 import subprocess
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from tests.unit.deepstream_parsers import PARSERS_DIR, build_parser_library, lin
 
 pytestmark = [pytest.mark.vision, pytest.mark.slow]
 
-CONFIG = PARSERS_DIR.parent / "config_infer_person_yolox.txt"
+CONFIG = "config_infer_person_yolox.txt"  # rendered from the config tree (hardware/nvinfer_config.py)
 NET = 416  # network input (infer-dims, YoloxConfig.input_size; checked below)
 PHOTOS = ["group1_walking.jpg", "market1501_frame_c1s1_001051.jpg", "market1501_frame_c3s1_000501.jpg",
           "mot16_08_preview_input.jpg", "pets2009_vtest_frame100.jpg"]
@@ -74,14 +73,17 @@ def parser_binary(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def detector(models_cfg):
+    # nvinfer letterboxes into the engine's fixed 416x416 square: compare with the CPU path's square mode
     return YoloxPersonDetector(create_session(resolve_model("yolox_nano", models_cfg), models_cfg, name="yolox"),
-                               YoloxConfig())
+                               YoloxConfig(keep_aspect=False))
 
 
 def _nvinfer_config() -> dict[str, dict[str, str]]:
-    parser = configparser.ConfigParser()
-    parser.read(CONFIG)
-    return {name: dict(parser[name]) for name in ("property", "class-attrs-all")}
+    from hardware.nvinfer_config import read_infer_config, render_configs
+    from storelens.config import StorelensConfig
+
+    parsed = read_infer_config(render_configs(StorelensConfig())[CONFIG])
+    return {name: parsed[name] for name in ("property", "class-attrs-all")}
 
 
 def _run_parser(binary: Path, tensor: np.ndarray, tmp_path: Path, classes: int, threshold: float,
@@ -216,6 +218,6 @@ def test_nvinfer_config_matches_the_cpu_preprocessing_and_the_parser(detector, m
     assert (prop["cluster-mode"], prop["num-detected-classes"], prop["crop-objects-to-roi-boundary"]) == ("2", "1", "1")
     assert prop["parse-bbox-func-name"] == "NvDsInferParseYolox"
     assert "NvDsInferParseYolox" in (PARSERS_DIR / "nvdsparsebbox_yolox.cpp").read_text()
-    assert (CONFIG.parent / prop["custom-lib-path"]).parent == PARSERS_DIR
+    assert Path(prop["custom-lib-path"]).parent == PARSERS_DIR
     assert "libnvds_yolox_parser.so: nvdsparsebbox_yolox.cpp" in (PARSERS_DIR / "Makefile").read_text()
     assert Path(prop["onnx-file"]).name == get_spec(cfg.model).file

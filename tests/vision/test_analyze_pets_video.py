@@ -69,7 +69,7 @@ def test_one_complete_window(run) -> None:
     assert 8 <= w.unique_visitors <= 30  # ~7 people in view at a time over 80 s
     assert 4 <= w.occupancy_max <= 12
     assert sum(w.dwell_seconds_histogram.counts) == w.unique_visitors
-    assert set(pipeline.times.per_frame_ms()) == {"persons", "tracking", "reid", "faces", "analytics"}
+    assert set(pipeline.times.per_frame_ms()) == {"persons", "tracking", "reid", "faces", "analytics", "visits"}
 
 
 def test_entries_and_exits_match_where_tracks_began_and_ended(run) -> None:

@@ -6,7 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.detect.persons import NanoDetPersonDetector, YoloxPersonDetector, build_person_detector
+from edge_agent.detect.persons import (
+    NanoDetPersonDetector,
+    YoloxPersonDetector,
+    build_backend,
+    build_person_detector,
+)
+from edge_agent.tracking.appearance import DIM
 from storelens.config.detect import NanoDetConfig, YoloxConfig
 
 pytestmark = pytest.mark.vision
@@ -24,9 +30,16 @@ def detectors(models_cfg):
     return {c.type: build_person_detector(c, models_cfg) for c in (YoloxConfig(), NanoDetConfig())}
 
 
-def test_type_picks_the_backend(detectors) -> None:
-    assert isinstance(detectors["yolox"], YoloxPersonDetector)
-    assert isinstance(detectors["nanodet"], NanoDetPersonDetector)
+def test_type_picks_the_backend(models_cfg) -> None:
+    assert isinstance(build_backend(YoloxConfig(), models_cfg), YoloxPersonDetector)
+    assert isinstance(build_backend(NanoDetConfig(), models_cfg), NanoDetPersonDetector)
+
+
+def test_detections_carry_colour_for_the_tracker(detectors, media_dir) -> None:
+    frame = cv2.imread(str(media_dir / "persons" / "pets2009_vtest_frame100.jpg"))
+    people = detectors["yolox"](frame)
+    assert people.data["colour"].shape == (len(people), DIM)
+    assert np.allclose(np.linalg.norm(people.data["colour"], axis=1), 1.0, atol=1e-3)
 
 
 @pytest.mark.parametrize(("image", "min_people"), [("pets2009_vtest_frame100.jpg", 4), ("group1_walking.jpg", 3)])

@@ -32,9 +32,23 @@ def test_same_person_beats_typical_different_people(separation) -> None:
     assert (d >= separation.same).mean() <= 0.25
 
 
-def test_default_threshold_merges_no_different_people(separation) -> None:
-    # Measured max 0.646 (BGR) under the default 0.65, which was chosen on TUD-Campus track-level ROC.
-    assert max(separation.different) < ReidConfig().match_threshold
+@pytest.fixture(scope="module")
+def usable_separation(models_cfg, media_dir):
+    pair = tuple(cv2.imread(str(p)) for p in sorted((media_dir / "reid").glob("*.jpg")))
+    frames = [cv2.imread(str(p)) for p in sorted((media_dir / "persons").glob("*.jpg"))]
+    embedder = ReidEmbedder.from_config("reid_0287", models_cfg)
+    return reid_separation(embedder, pair, frames, build_person_detector(YoloxConfig(), models_cfg),
+                           usable_only=True)
+
+
+def test_default_threshold_merges_no_different_people(usable_separation) -> None:
+    """On the crops the identity stage embeds (whole, mostly unoccluded people): 58 pairs, measured max 0.58 under
+    the default 0.65, which was chosen on TUD-Campus track-level ROC. Crops cut by the frame edge reach
+    0.70 (mot16, a person half outside the picture): the identity stage never embeds those."""
+    d = usable_separation.different
+    print(f"usable crops: {len(d)} different-people pairs, max {max(d):.3f}")
+    assert len(d) >= 30
+    assert max(d) < ReidConfig().match_threshold
 
 
 def test_embeddings_are_unit_length_and_deterministic(models_cfg, media_dir) -> None:
