@@ -5,6 +5,9 @@ A device's password is random, shown once to the technician, or given by the fle
 Mosquitto `$7$` format (PBKDF2-SHA512), so the same hash goes into the database and into the
 broker's password file. Revoking a device removes it from the password file and ACL on the next
 `write_broker_files`, and ingest refuses its messages at once.
+
+Each ingest worker has its own broker login too (IngestAccount, `storelens cloud worker add`): the
+broker uses a login as the MQTT client id, so no two clients can share one.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from cloud_sync.db.models import Device, Store, utcnow
+from cloud_sync.db.models import Device, IngestAccount, Store, utcnow
 from storelens.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -31,12 +35,24 @@ class RegistryError(InputError):
     """A registry request that cannot be honoured (unknown store, duplicate device, ...)."""
 
 
+# The broker's local admin (updates a running broker's ACL): a dot keeps it out of the device id space.
+ADMIN_USERNAME = "storelens.broker-admin"
+INGEST_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
 @dataclass(frozen=True)
 class BrokerUser:
     username: str
     password_hash: str
-    store_id: str | None  # None: the ingest user, who may read every store
+    store_id: str | None  # None: an ingest worker (reads every store) or the broker admin
     device_id: str | None
+    kind: str = ""  # "device" | "ingest" | "admin"; empty: "device" when it has a store, else "ingest"
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", "device" if self.store_id else "ingest")
+        if self.kind not in ("device", "ingest", "admin"):
+            raise ValueError(f"broker account {self.username!r}: unknown kind {self.kind!r}")
 
 
 def hash_password(password: str, *, iterations: int = HASH_ITERATIONS) -> str:
@@ -94,7 +110,7 @@ def set_device_password(session: Session, *, store_id: str, device_id: str, pass
     another one replaces it. A revoked device stays revoked (a stolen box must not come back by
     re-running a playbook), and a device never silently moves to another store.
     """
-    _check_given_password(device_id, password)
+    _check_given_password(f"device {device_id!r}", password)
     device = session.get(Device, device_id)
     if device is None:
         _require_store(session, store_id)
@@ -111,13 +127,13 @@ def set_device_password(session: Session, *, store_id: str, device_id: str, pass
     return device, "rotated"
 
 
-def _check_given_password(device_id: str, password: str) -> None:
-    # Messages name the device and the rule, never the password.
+def _check_given_password(who: str, password: str) -> None:
+    # Messages name the account and the rule, never the password.
     if len(password) < MIN_GIVEN_PASSWORD_CHARS:
-        raise RegistryError(f"device {device_id!r}: password too short ({len(password)} characters; "
+        raise RegistryError(f"{who}: password too short ({len(password)} characters; "
                             f"at least {MIN_GIVEN_PASSWORD_CHARS})")
     if any(ch.isspace() or not ch.isprintable() for ch in password):
-        raise RegistryError(f"device {device_id!r}: password contains whitespace or control characters")
+        raise RegistryError(f"{who}: password contains whitespace or control characters")
 
 
 def issue_credentials(session: Session, *, device_id: str) -> str:
@@ -145,9 +161,51 @@ def list_devices(session: Session, *, store_id: str | None = None) -> list[Devic
 
 
 def broker_users(session: Session) -> list[BrokerUser]:
-    """Active (non-revoked) devices as broker users."""
-    return [BrokerUser(d.mqtt_username, d.password_hash, d.store_id, d.device_id)
-            for d in list_devices(session) if d.revoked_at is None]
+    """Active (non-revoked) devices and ingest workers as broker users."""
+    devices = [BrokerUser(d.mqtt_username, d.password_hash, d.store_id, d.device_id)
+               for d in list_devices(session) if d.revoked_at is None]
+    workers = [BrokerUser(a.username, a.password_hash, None, None, kind="ingest")
+               for a in list_ingest_accounts(session) if a.revoked_at is None]
+    return devices + workers
+
+
+def set_ingest_password(session: Session, *, username: str, password: str | None = None) -> tuple[str, str]:
+    """Create or re-key an ingest worker's broker login; returns (password, "added"|"rotated"|"unchanged").
+
+    Without `password` a random one is issued (shown once); a given one (Ansible) is idempotent: the
+    same password again changes nothing. A revoked account comes back only through this call.
+    """
+    if not INGEST_USERNAME.match(username):
+        raise RegistryError(f"ingest account {username!r}: use letters, digits, '.', '_' or '-' (at most 128)")
+    if username == ADMIN_USERNAME or session.exec(select(Device).where(Device.mqtt_username == username)).first():
+        raise RegistryError(f"ingest account {username!r}: that name is already a broker login")
+    given = password is not None
+    if given:
+        _check_given_password(f"ingest account {username!r}", password)
+    password = password if given else _issued_password()
+    account = session.get(IngestAccount, username)
+    if account is None:
+        session.add(IngestAccount(username=username, password_hash=hash_password(password)))
+        return password, "added"
+    if given and account.revoked_at is None and verify_password(password, account.password_hash):
+        return password, "unchanged"
+    account.password_hash, account.revoked_at = hash_password(password), None
+    log.info("ingest account %s: password rotated", username)
+    return password, "rotated"
+
+
+def revoke_ingest_account(session: Session, *, username: str) -> IngestAccount:
+    account = session.get(IngestAccount, username)
+    if account is None:
+        raise RegistryError(f"ingest account {username!r} is not registered")
+    if account.revoked_at is None:
+        account.revoked_at = utcnow()
+        log.warning("ingest account %s revoked", username)
+    return account
+
+
+def list_ingest_accounts(session: Session) -> list[IngestAccount]:
+    return list(session.exec(select(IngestAccount).order_by(IngestAccount.username)))
 
 
 def _require_store(session: Session, store_id: str) -> None:
@@ -163,6 +221,8 @@ def _device(session: Session, device_id: str) -> Device:
 
 
 def _new_device(session: Session, *, store_id: str, device_id: str, name: str, password: str) -> Device:
+    if session.get(IngestAccount, device_id) is not None:
+        raise RegistryError(f"device {device_id!r}: that name is already an ingest worker's broker login")
     # The MQTT user is the device id: a box's sync logs in as its device_id unless told otherwise.
     device = Device(device_id=device_id, store_id=store_id, name=name, mqtt_username=device_id,
                     password_hash=hash_password(password))

@@ -32,6 +32,11 @@ class LinkState:
     def up(self) -> bool:
         return self._up.is_set()
 
+    @property
+    def failing(self) -> bool:
+        """Inside an outage (unlike `not up`, False before the first attempt succeeded or failed)."""
+        return self._down
+
     def wait_up(self, timeout: float) -> bool:
         return self._up.wait(timeout)
 

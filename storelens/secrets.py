@@ -26,10 +26,14 @@ def read_secret(*, env: str, file: Path | None, what: str, mode: str, required: 
     return value
 
 
-def ingest_password(cfg) -> str:
-    """The ingest workers' MQTT password: ingest logs in with it, the broker's password file hashes it."""
-    return read_secret(env="STORELENS_INGEST_PASSWORD", file=cfg.cloud.ingest_password_file,
-                       what="cloud.ingest_password", mode=cfg.mode, required=True)
+def ingest_login(cfg, worker: str) -> tuple[str, str]:
+    """(username, password) of ingest worker `worker`: its own broker account. `{worker}` in
+    cloud.ingest_username and cloud.ingest_password_file becomes the worker name."""
+    cloud = cfg.cloud
+    file = Path(str(cloud.ingest_password_file).replace("{worker}", worker)) if cloud.ingest_password_file else None
+    password = read_secret(env="STORELENS_INGEST_PASSWORD", file=file, what=f"cloud.ingest_password (worker {worker})",
+                           mode=cfg.mode, required=True)
+    return cloud.ingest_username.replace("{worker}", worker), password
 
 
 def _from_file(path: Path, what: str) -> str:

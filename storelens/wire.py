@@ -8,7 +8,9 @@ Which window carries what: a visitor counts in `unique_visitors` of the window i
 first decided they are a new visitor (so today's numbers rise during the day with the entries);
 their age (`age_histogram`, `visitors_with_age`), dwell (`dwell_seconds_histogram`), zone visits and
 group/family membership are added to the window in which the visit closes. Entries, exits,
-occupancy, faces and heatmap cells count in the window in which they happened.
+occupancy, faces and heatmap cells count in the window in which they happened. Someone found to be
+staff after being counted is taken back out while that window is still open; after it has closed
+they stay counted there (counts never go negative), and their visit adds no dwell, age, zones or group.
 
 Count fields are declared once, here: `Summed` counts add up when two halves of one window are
 merged or windows are totalled; `Peak` counts take the maximum. `SUMMED_FIELDS`, `PEAK_FIELDS` and
@@ -17,12 +19,19 @@ merged or windows are totalled; `Peak` counts take the maximum. `SUMMED_FIELDS`,
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 AGE_BINS = 91  # one bin per year 0..89, last bin is 90+
@@ -55,6 +64,10 @@ TOPIC_ROOT = "storelens/v1"
 # Ingest workers ping here once subscribed; devices drain only while they hear it. Outside
 # TOPIC_ROOT so ingest's own wildcard subscription never receives it.
 INGEST_ALIVE_TOPIC = "storelens/cloud/ingest/alive"
+# Window times the cloud accepts: no storelens box stamped anything before EARLIEST_WINDOW, and a
+# window ending more than MAX_CLOCK_LEAD after it reached the cloud came from a clock set wrong.
+EARLIEST_WINDOW = datetime(2025, 1, 1, tzinfo=UTC)
+MAX_CLOCK_LEAD = timedelta(days=1)
 
 
 class WireModel(BaseModel):
@@ -170,6 +183,7 @@ class CameraHealth(WireModel):
     median_face_px: float = Field(0.0, ge=0, le=10_000)
     backlight_score: float = Field(0.0, ge=-10, le=10)  # stops the faces sit under the background
     small_face_fraction: float = Field(0.0, ge=0, le=1)
+    stage_errors: Count = 0  # pipeline stage failures since the edge app started (each one rebuilt the pipeline)
     problem: Label | None = None
 
 
@@ -222,11 +236,13 @@ class WindowRef(WireModel):
         return value.astimezone(UTC)
 
 
-Reason = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,200}$")]
+# Why ingest refused a window for good (the dead-letter table holds the full text). A short code,
+# so a receipt carries nothing but keys, versions and these words.
+RefusalReason = Literal["malformed", "conflict", "clock", "seeded", "misaddressed"]
 
 
 class RefusedRef(WindowRef):
-    reason: Reason
+    reason: RefusalReason
 
 
 class Receipt(WireModel):
@@ -245,12 +261,21 @@ class Receipt(WireModel):
         return self.model_dump_json().encode()
 
 
+def window_ref(window: AggregateWindow) -> WindowRef:
+    return WindowRef(camera_id=window.camera_id, window_start=window.window_start, seq=window.seq)
+
+
 def window_from_payload(payload: bytes) -> AggregateWindow:
-    """Parse and validate one AggregateWindow; raises ValueError with the reason."""
+    """Parse and validate one AggregateWindow; raises ValueError with the reason.
+
+    Parsed by pydantic's own JSON parser, which has a nesting limit: a small array nested a
+    thousand deep is a ValidationError here, where json.loads would raise RecursionError."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        raw = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not JSON: {exc}") from None
-    return AggregateWindow.model_validate(raw)
+        return AggregateWindow.model_validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        if first["type"] == "json_invalid":
+            raise ValueError(f"not JSON: {first['msg'].removeprefix('Invalid JSON: ')}") from None
+        raise

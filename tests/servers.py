@@ -24,11 +24,23 @@ from sqlmodel import Session, select
 
 from cloud_sync.db.engine import init_db, make_engine
 from cloud_sync.db.models import AggregateRecord, Store
-from cloud_sync.registry import BrokerUser, add_device, add_store, broker_users, hash_password
+from cloud_sync.registry import BrokerUser, add_device, add_store, broker_users, set_ingest_password
 from devkit.servers.mosquitto import MosquittoServer
-from storelens.wire import AggregateWindow, window_from_payload
+from storelens.wire import DEVICE_KINDS, AggregateWindow, window_from_payload
 
 INGEST_PASSWORD = "ingest-test-pw"
+# Ingest worker names the tests use; each gets its own broker account "ingest-<name>" (the broker uses
+# the login as client id), all with INGEST_PASSWORD. "tap" and "tap2" are WireTaps': with the login as
+# client id, two taps on one account would throw each other off.
+INGEST_WORKERS = ("tap", "tap2", "inproc", "w1", "w2", "w3")
+
+
+# What a WireTap needs to see everything a device may send (the broker lets it send nothing else).
+EVERY_DEVICE_TOPIC = tuple(f"storelens/v1/+/+/{kind}" for kind in DEVICE_KINDS)
+
+
+def ingest_user(worker: str) -> str:
+    return f"ingest-{worker}"
 PROJECT = Path(__file__).resolve().parent.parent
 
 
@@ -98,9 +110,19 @@ class Fleet:
         client.loop_start()
         return client
 
-    def start_broker(self, port: int | None = None) -> MosquittoServer:
-        ingest = BrokerUser("ingest", hash_password(INGEST_PASSWORD), None, None)
-        self.broker = MosquittoServer(self.broker_dir, users=self.users(), ingest=ingest, port=port).start()
+    def add_worker(self, worker: str) -> None:
+        """An ingest worker account ingest-<worker> with INGEST_PASSWORD (idempotent)."""
+        with Session(self.engine) as session:
+            set_ingest_password(session, username=ingest_user(worker), password=INGEST_PASSWORD)
+            session.commit()
+        if self.broker:
+            self.broker.update_users(self.users())
+
+    def start_broker(self, port: int | None = None, **tuning) -> MosquittoServer:
+        """The product's broker for this registry; `tuning` sets BrokerSettings fields (max_queued_messages=...)."""
+        for worker in INGEST_WORKERS:
+            self.add_worker(worker)
+        self.broker = MosquittoServer(self.broker_dir, users=self.users(), port=port, **tuning).start()
         return self.broker
 
     def stop(self) -> None:
@@ -136,20 +158,23 @@ def storelens(args: list[str], *, env: dict[str, str], log_path: Path) -> subpro
 
 
 class WireTap:
-    """A plain (non-shared) subscriber as the ingest user: captures every message the broker routes."""
+    """A plain (non-shared) subscriber on its own ingest account: captures every message the broker routes."""
 
-    def __init__(self, broker: MosquittoServer, pattern: str = "storelens/v1/+/+/aggregates") -> None:
+    def __init__(self, broker: MosquittoServer, pattern: str | tuple[str, ...] = "storelens/v1/+/+/aggregates",
+                 account: str = "tap") -> None:
         self.messages: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = broker_client(broker, "ingest", INGEST_PASSWORD, client_id=f"tap-{uuid.uuid4().hex[:6]}")
-        self.client.on_connect = lambda c, _u, _f, _rc, _p: c.subscribe(pattern, qos=1)
-        self.client.on_subscribe = lambda *_a: self._subscribed.set()
+        self._granted: list = []
+        patterns = (pattern,) if isinstance(pattern, str) else pattern
+        self.client = broker_client(broker, ingest_user(account), INGEST_PASSWORD, client_id=f"{account}-{uuid.uuid4().hex[:6]}")
+        self.client.on_connect = lambda c, _u, _f, _rc, _p: c.subscribe([(p, 1) for p in patterns])
+        self.client.on_subscribe = lambda _c, _u, _m, codes, _p: (self._granted.extend(codes), self._subscribed.set())
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", broker.port)
         self.client.loop_start()
-        if not self._subscribed.wait(10):
-            raise RuntimeError("wire tap could not subscribe")
+        if not self._subscribed.wait(10) or any(code.is_failure for code in self._granted):
+            raise RuntimeError(f"wire tap could not subscribe to {patterns}: {[str(c) for c in self._granted]}")
 
     def _on_message(self, _client, _userdata, msg) -> None:
         with self._lock:

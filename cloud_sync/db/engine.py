@@ -74,12 +74,20 @@ def init_db(engine: Engine) -> None:
     with _MIGRATING, engine.begin() as conn:
         cfg.attributes["connection"] = conn
         if _created_without_alembic(conn):
-            # A database made by create_all before migrations existed: adopt it as revision 0001.
-            log.warning("database has tables but no alembic_version: stamping it as 0001")
-            command.stamp(cfg, "0001")
+            # A database made by create_all: adopt it as 0001 (made before migrations existed), or as
+            # the newest revision when create_all already made every table the models have now.
+            adopted = "head" if _has_every_table(conn) else "0001"
+            log.warning("database has tables but no alembic_version: stamping it as %s", adopted)
+            command.stamp(cfg, adopted)
         command.upgrade(cfg, "head")
 
 
 def _created_without_alembic(conn) -> bool:
     tables = set(inspect(conn).get_table_names())
     return "aggregaterecord" in tables and "alembic_version" not in tables
+
+
+def _has_every_table(conn) -> bool:
+    from sqlmodel import SQLModel
+
+    return set(SQLModel.metadata.tables) <= set(inspect(conn).get_table_names())

@@ -1,7 +1,7 @@
 """Cloud database tables (sqlmodel). Times are timezone-aware UTC: sqlmodel's UTCDateTime refuses
 naive datetimes on write and returns UTC-aware ones on read, on SQLite and PostgreSQL alike.
 
-Pattern: XBase (shared fields) / X(table=True) / XPublic (what the API or dashboard may show).
+Pattern: XBase (shared fields) / X(table=True); an XPublic is added when an API needs one.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -33,10 +33,6 @@ class Store(StoreBase, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class StorePublic(StoreBase):
-    store_id: str
-
-
 class DeviceBase(SQLModel):
     store_id: str = Field(foreign_key="store.store_id", index=True, max_length=64)
     name: str = Field(default="", max_length=128)
@@ -50,9 +46,14 @@ class Device(DeviceBase, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class DevicePublic(DeviceBase):
-    device_id: str
+class IngestAccount(SQLModel, table=True):
+    """One ingest worker's broker login (the broker uses it as client id, so each worker has its own).
+    Only the Mosquitto `$7$` hash is stored, as for devices."""
+
+    username: str = Field(primary_key=True, max_length=128)
+    password_hash: str = Field(max_length=256)
     revoked_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class AggregateRecord(SQLModel, table=True):
@@ -87,6 +88,8 @@ class AggregateRecord(SQLModel, table=True):
     model_versions: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     seeded: bool = False
     received_at: datetime = Field(default_factory=utcnow)
+    content_hash: str | None = Field(default=None, max_length=64,
+                                     description="SHA-256 of the window's content: same seq, other content is a conflict")
 
 
 class HealthRecord(SQLModel, table=True):
@@ -102,7 +105,12 @@ class HealthRecord(SQLModel, table=True):
 
 
 class DeadLetter(SQLModel, table=True):
-    """A message ingest refused, with the reason; kept for inspection, never silently dropped."""
+    """A message ingest refused, with the reason; kept for inspection and replay, never silently dropped.
+
+    `payload` is the message as received, so `storelens cloud deadletters replay` can run it through
+    ingest again once its cause is fixed. Only wire messages reach it (anonymous aggregates and
+    health, bounded by the wire's size limit); an oversized one keeps only its head. `deadletters
+    purge` clears payloads older than cloud.dead_letter_payload_days."""
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(default_factory=utcnow, index=True)
@@ -110,6 +118,9 @@ class DeadLetter(SQLModel, table=True):
     reason: str = Field(max_length=2000)
     size: int = 0
     payload_head: str = Field(default="", max_length=4096, description="first bytes, for diagnosis")
+    payload: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    replayed_at: datetime | None = None
+    replay_result: str | None = Field(default=None, max_length=2000)
 
 
 class User(SQLModel, table=True):
@@ -120,3 +131,88 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16)
     store_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    language: str | None = Field(default=None, max_length=16,
+                                 description="UI language (dashboard.i18n code); None follows the browser")
+
+
+class PosHour(SQLModel, table=True):
+    """Sales of one store in one store-local hour, from its point of sale (POS); imported, never sent by
+    devices. (store_id, hour_start) is the key: importing the same hour again replaces it."""
+
+    store_id: str = Field(foreign_key="store.store_id", ondelete="CASCADE", primary_key=True, max_length=64)
+    hour_start: datetime = Field(primary_key=True, description="UTC start of a whole store-local hour")
+    transactions: int = Field(ge=0)
+    revenue: float | None = Field(default=None, sa_column=Column(Numeric(18, 4, asdecimal=False), nullable=True))
+    currency: str | None = Field(default=None, max_length=3, description="ISO 4217 code of revenue")
+    source: str = Field(default="", max_length=256, description="file name, 'api' or 'dashboard upload'")
+    imported_by: str = Field(default="", max_length=64)
+    imported_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    """A user's API bearer token. Only the SHA-256 of the token is stored (tokens are 256-bit random,
+    so a fast hash is enough); `prefix` lets a person tell tokens apart in `token list`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(foreign_key="user.username", ondelete="CASCADE", index=True, max_length=64)
+    name: str = Field(default="", max_length=128)
+    token_hash: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class DashboardSession(SQLModel, table=True):
+    """One log-in. The cookie carries a random id whose SHA-256 is the key; deleting the row (log-out,
+    password change) ends the session even for someone who kept a copy of the cookie."""
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    username: str = Field(foreign_key="user.username", ondelete="CASCADE", index=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    address: str = Field(default="", max_length=64)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed log-ins per user name and per client address, shared by every dashboard worker."""
+
+    key: str = Field(primary_key=True, max_length=200, description="'user:<name>' or 'addr:<ip>'")
+    failures: int = 0
+    last_failure_at: datetime = Field(default_factory=utcnow)
+    blocked_until: datetime | None = None
+
+
+class AlertState(SQLModel, table=True):
+    """One alert condition (a device offline, a camera backlit, ...) as the alert service last saw it."""
+
+    key: str = Field(primary_key=True, max_length=400)
+    kind: str = Field(max_length=32)
+    store_id: str = Field(default="", max_length=64, index=True)
+    device_id: str = Field(default="", max_length=64)
+    camera_id: str = Field(default="", max_length=64)
+    problem: str = Field(default="", max_length=128)
+    active: bool = True
+    since: datetime = Field(default_factory=utcnow, description="when it last became active or resolved")
+    summary: str = Field(default="", max_length=1000)
+
+
+class AlertNotice(SQLModel, table=True):
+    """What one destination (webhook or e-mail of a route) was last told about one alert, so a
+    restart neither repeats a message nor forgets a recovery."""
+
+    key: str = Field(primary_key=True, max_length=400)
+    destination: str = Field(primary_key=True, max_length=200)
+    sent_state: str = Field(max_length=16, description="firing / resolved")
+    sent_at: datetime = Field(default_factory=utcnow)
+    fired_at: datetime | None = Field(default=None, description="the last 'firing' message")
+
+
+class AlertDelivery(SQLModel, table=True):
+    """One message that went out: the rate limit counts these per destination."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    destination: str = Field(max_length=200, index=True)
+    sent_at: datetime = Field(default_factory=utcnow, index=True)
+    events: int = 0

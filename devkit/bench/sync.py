@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from cloud_sync.db import repository as repo
 from cloud_sync.db.engine import init_db, make_engine
-from cloud_sync.registry import BrokerUser, add_device, add_store, broker_users, hash_password
+from cloud_sync.registry import add_device, add_store, broker_users, set_ingest_password
 from devkit.servers.mosquitto import MosquittoServer
 from devkit.servers.process import stop_process
 from storelens.config import parse_config
@@ -44,16 +44,17 @@ def sample_windows(n: int, *, cameras: int = 4) -> list[AggregateWindow]:
 
 
 @contextlib.contextmanager
-def _fleet(db_url: str, root: Path) -> Iterator[tuple]:
+def _fleet(db_url: str, root: Path, workers: int = 1) -> Iterator[tuple]:
     engine = make_engine(db_url)
     init_db(engine)
     with Session(engine) as session:
         add_store(session, store_id="bench-store")
         _dev, password = add_device(session, store_id="bench-store", device_id="bench-edge")
+        for i in range(workers):  # each worker its own broker login (the broker uses it as client id)
+            set_ingest_password(session, username=f"ingest-bench{i}", password=INGEST_SECRET)
         session.commit()
         users = broker_users(session)
-    ingest = BrokerUser("ingest", hash_password(INGEST_SECRET), None, None)
-    broker = MosquittoServer(root / "broker", users=users, ingest=ingest).start()
+    broker = MosquittoServer(root / "broker", users=users).start()
     try:
         yield engine, broker, password
     finally:
@@ -98,7 +99,7 @@ def ingest_rate(db_url: str, n: int, batch: int, workers: int = 1) -> tuple[floa
     Workers are `storelens cloud ingest` processes sharing one subscription group.
     """
     payloads = [w.to_json() for w in sample_windows(n)]
-    with tempfile.TemporaryDirectory(prefix="storelens-bench-") as tmp, _fleet(db_url, Path(tmp)) as fleet:
+    with tempfile.TemporaryDirectory(prefix="storelens-bench-") as tmp, _fleet(db_url, Path(tmp), workers) as fleet:
         engine, broker, password = fleet
         cfg_file = Path(tmp) / "cloud.yaml"
         cfg_file.write_text(yaml.safe_dump(_raw_config(db_url, broker, Path(tmp), batch=batch)))
@@ -199,7 +200,10 @@ def _drain(cfg, buffer, run_sync) -> float:
     thread = threading.Thread(target=run_sync, args=(cfg, stop))
     started = time.perf_counter()
     thread.start()
-    while buffer.stats().depth and thread.is_alive():
+    while thread.is_alive():
+        stats = buffer.stats()
+        if stats.pending == 0 and stats.awaiting_receipt == stats.depth:  # all PUBACKed; no ingest here to receipt
+            break
         time.sleep(0.02)
     elapsed = time.perf_counter() - started
     stop.set()

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-PX_PER_M = 20
+PLAN_WIDTH_PX = 1400  # every plan this wide, whatever the floor: labels scale with the plan, not the metres
+LABEL_HEIGHT_FRACTION = 1 / 40  # cap height of a label per plan width: >= 12 px once shown 480 px wide
+_HERSHEY_CAP_PX = 22  # FONT_HERSHEY_SIMPLEX cap height at fontScale 1
 
 
 @dataclass(frozen=True)
@@ -27,23 +29,39 @@ class Fixture:
 
 
 def render_png(width_m: float, height_m: float, fixtures: list[Fixture], entrance_x: tuple[float, float]) -> bytes:
-    """The plan as PNG bytes: white floor, dark walls with a gap for the entrance, grey fixtures."""
-    w, h = int(width_m * PX_PER_M), int(height_m * PX_PER_M)
+    """The plan as PNG bytes: white floor, dark walls with a gap for the entrance, grey fixtures with
+    labels large enough to read once the plan is shrunk into a chart (see LABEL_HEIGHT_FRACTION)."""
+    scale = PLAN_WIDTH_PX / width_m
+    w, h = PLAN_WIDTH_PX, max(1, round(height_m * scale))
     img = np.full((h, w, 3), 250, dtype=np.uint8)
-    cv2.rectangle(img, (1, 1), (w - 2, h - 2), (60, 60, 60), 4)
-    x0, x1 = (int(v * PX_PER_M) for v in entrance_x)
-    cv2.line(img, (x0, h - 2), (x1, h - 2), (250, 250, 250), 6)
-    cv2.putText(img, "entrance", (x0, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (90, 90, 90), 1, cv2.LINE_AA)
+    wall = max(4, w // 200)
+    cv2.rectangle(img, (1, 1), (w - 2, h - 2), (60, 60, 60), wall)
+    x0, x1 = (int(v * scale) for v in entrance_x)
+    cv2.line(img, (x0, h - 2), (x1, h - 2), (250, 250, 250), wall + 2)
+    _label(img, "entrance", (x0, h - wall - 8), (90, 90, 90))
     for f in fixtures:
-        p0 = (int(f.x * PX_PER_M), int(f.y * PX_PER_M))
-        p1 = (int((f.x + f.w) * PX_PER_M), int((f.y + f.h) * PX_PER_M))
+        p0 = (int(f.x * scale), int(f.y * scale))
+        p1 = (int((f.x + f.w) * scale), int((f.y + f.h) * scale))
         cv2.rectangle(img, p0, p1, (205, 205, 205), -1)
-        cv2.rectangle(img, p0, p1, (120, 120, 120), 1)
-        cv2.putText(img, f.name, (p0[0] + 3, p0[1] + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (40, 40, 40), 1, cv2.LINE_AA)
+        cv2.rectangle(img, p0, p1, (120, 120, 120), 2)
+        cap = _cap_px(w)
+        _label(img, f.name, (p0[0] + cap // 3, p0[1] + cap + cap // 3), (30, 30, 30))
     ok, buf = cv2.imencode(".png", img)
     if not ok:
         raise RuntimeError("PNG encoding of the floor plan failed")
     return buf.tobytes()
+
+
+def _cap_px(width_px: int) -> int:
+    return max(10, round(width_px * LABEL_HEIGHT_FRACTION))
+
+
+def _label(img: np.ndarray, text: str, origin: tuple[int, int], colour: tuple[int, int, int]) -> None:
+    """Text with a white halo, so it stays readable where the heat colours lie over it."""
+    scale = _cap_px(img.shape[1]) / _HERSHEY_CAP_PX
+    thick = max(1, round(scale * 1.6))
+    cv2.putText(img, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick + 4, cv2.LINE_AA)
+    cv2.putText(img, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
 
 
 def data_uri(png: bytes) -> str:

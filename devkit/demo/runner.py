@@ -12,6 +12,7 @@ stops exactly what was started, in reverse order.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import secrets
 import shutil
@@ -42,6 +43,7 @@ from devkit.demo.stores import (
 log = logging.getLogger(__name__)
 
 A = AggregateRecord.__table__.c
+DEMO_WORKER = "demo"  # the ingest worker's name: it logs in to the broker as ingest-demo
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class DemoState:
     database_url: str = ""
     dashboard_url: str = ""
     logins: dict[str, str] = field(default_factory=dict)
-    redis_urls: dict[str, str] = field(default_factory=dict)
+    redis_urls: dict[str, str] = field(default_factory=dict)  # without password (see redis_passwords)
+    redis_passwords: dict[str, str] = field(default_factory=dict)  # each box's Redis has its own (requirepass)
     failures: list[str] = field(default_factory=list)
 
 
@@ -118,6 +121,9 @@ class Demo:
             summary = seed_history(engine, stores=self.options.seed_stores, days=self.options.seed_days)
             self.report(f"seeded history: {summary.stores} stores x {self.options.seed_days} days "
                         f"({summary.windows} windows, marked seeded) in {time.monotonic() - t0:.0f} s")
+            from devkit.demo.seed_pos import seed_pos
+
+            self.report(f"seeded POS sales: {seed_pos(engine)} store-hours (conversion on seeded stores)")
         self._users(engine)
         return engine
 
@@ -176,16 +182,17 @@ class Demo:
         return passwords
 
     def _broker(self, stack: contextlib.ExitStack, engine, video: Path | None) -> Endpoints:
-        from cloud_sync.registry import BrokerUser, broker_users, hash_password
+        from cloud_sync.registry import broker_users, set_ingest_password
         from devkit.servers.mosquitto import MosquittoServer
 
         self._device_passwords = self._register(engine)
-        ingest_password = secrets.token_urlsafe(18)
-        self._ingest_file = self._secret_file("ingest", ingest_password)
         with Session(engine) as session:
+            # The demo's one ingest worker ("demo") has its own broker account, as every worker does.
+            ingest_password, _outcome = set_ingest_password(session, username=f"ingest-{DEMO_WORKER}")
+            session.commit()
             users = broker_users(session)
-        broker = MosquittoServer(self.state.workdir / "broker", users=users,
-                                 ingest=BrokerUser("ingest", hash_password(ingest_password), None, None)).start()
+        self._ingest_file = self._secret_file("ingest", ingest_password)
+        broker = MosquittoServer(self.state.workdir / "broker", users=users).start()
         stack.callback(broker.stop)
         return Endpoints(broker.port, broker.files.tls.ca_cert, video, self.options.window_minutes,
                          datetime.now(UTC), self.options.edge_fps)
@@ -209,23 +216,29 @@ class Demo:
         return fetch_sample(get_sample())
 
     def _buffers(self, stack: contextlib.ExitStack) -> None:
-        """One Redis per simulated edge box, as in a store."""
+        """One Redis per simulated edge box, as in a store: loopback only, its own random password
+        (requirepass), which edge and sync read from a secret file like a real box."""
         from devkit.servers.redis import RedisServer
 
         for demo in DEMO_STORES:
-            redis = RedisServer(self.state.workdir / f"redis-{demo.store_id}").start()
+            password = secrets.token_urlsafe(24)
+            redis = RedisServer(self.state.workdir / f"redis-{demo.store_id}", password=password).start()
             stack.callback(redis.stop)
             self.state.redis_urls[demo.store_id] = redis.url
+            self.state.redis_passwords[demo.store_id] = password
 
     def _services(self, stop: threading.Event, ends: Endpoints) -> None:
         from cloud_sync.ingest_service import run_ingest
         from edge_agent.app import run_edge
         from edge_agent.uplink.service import run_sync
 
-        self._spawn("ingest", run_ingest, cloud_config(self.state.database_url, ends, self._ingest_file), stop)
+        self._spawn("ingest", functools.partial(run_ingest, worker=DEMO_WORKER),
+                    cloud_config(self.state.database_url, ends, self._ingest_file), stop)
         for demo in DEMO_STORES:
+            redis_secret = self._secret_file(f"redis-{demo.store_id}", self.state.redis_passwords[demo.store_id])
             cfg = store_config(demo, ends, self.state.redis_urls[demo.store_id],
-                               self._secret_file(demo.device_id, self._device_passwords[demo.store_id]))
+                               self._secret_file(demo.device_id, self._device_passwords[demo.store_id]),
+                               redis_password_file=redis_secret)
             self._spawn(f"sync {demo.store_id}", run_sync, cfg, stop)
             if self.options.edge:
                 self._spawn(f"edge {demo.store_id}", run_edge, cfg, stop)
@@ -302,7 +315,7 @@ class Demo:
             self.report(self.status_line(engine, time.monotonic() - started))
 
     def status_line(self, engine, elapsed_s: float) -> str:
-        parts = [f"{store.store_id}: {_buffer_counts(self.state.redis_urls.get(store.store_id), store)} "
+        parts = [f"{store.store_id}: {_buffer_counts(self.state.redis_urls.get(store.store_id), store, self.state.redis_passwords.get(store.store_id))} "
                  f"{_stored(engine, store.store_id)} stored" for store in DEMO_STORES]
         with Session(engine) as session:
             dead = session.scalar(select(func.count()).select_from(DeadLetter))
@@ -310,7 +323,7 @@ class Demo:
         return f"[{elapsed_s:5.0f} s] " + " | ".join(parts) + f" | dead letters {dead}{failed}"
 
 
-def _buffer_counts(redis_url: str | None, store: DemoStore) -> str:
+def _buffer_counts(redis_url: str | None, store: DemoStore, password: str | None = None) -> str:
     """'N made, M sent,' from the store's edge buffer (sent = acknowledged by the broker and removed)."""
     import redis
 
@@ -318,7 +331,7 @@ def _buffer_counts(redis_url: str | None, store: DemoStore) -> str:
 
     if redis_url is None:
         return "buffer down,"
-    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    client = redis.Redis.from_url(redis_url, password=password, socket_timeout=2)
     try:
         stats = EdgeBuffer(client, stream=f"storelens:{store.store_id}").stats()
     except redis.RedisError as exc:

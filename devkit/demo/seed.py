@@ -43,7 +43,7 @@ PROFILES: dict[str, dict] = {
     "senior": {"ages": ((63, 9, 0.6), (42, 10, 0.3), (24, 4, 0.1)), "family": 0.05, "coverage": 0.65},
 }
 PROFILE_CYCLE = ("young", "mixed", "family", "young", "mixed", "senior", "family", "mixed")
-HEAT_BANDS = tuple(PRESETS["coarse"])
+HEAT_BANDS = tuple(PRESETS["fine"])  # the edge records heat per band of its banding, fine by default
 
 
 @dataclass(frozen=True)

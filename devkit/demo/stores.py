@@ -104,15 +104,18 @@ class Endpoints:
     edge_fps: float  # frames analysed per second of video (the sample has 10)
 
 
-def store_config(store: DemoStore, ends: Endpoints, redis_url: str, password_file: Path) -> StorelensConfig:
-    """One edge box's full config: camera on the looping sample video, buffer, always-open upload window."""
+def store_config(store: DemoStore, ends: Endpoints, redis_url: str, password_file: Path,
+                 redis_password_file: Path | None = None) -> StorelensConfig:
+    """One edge box's full config: camera on the looping sample video, buffer, always-open upload window.
+    Both secrets (MQTT, Redis) come from files, as on a real box."""
     camera = {"id": "entrance", "url": str(ends.video or "missing.avi"), "realtime": True, "loop": True,
               "start_time": ends.started.isoformat(), "max_fps": ends.edge_fps}
     raw = {"mode": "development", "store_id": store.store_id, "device_id": store.device_id,
            "timezone": store.timezone,
            "edge": {"window_minutes": ends.window_minutes, "cameras": [camera], "analytics": _scene(store),
                     "quality": {"min_face_px": store.min_face_px}},
-           "sync": {"redis_url": redis_url, "stream": f"storelens:{store.store_id}", "mqtt_host": "127.0.0.1",
+           "sync": {"redis_url": redis_url, "redis_password_file": str(redis_password_file) if redis_password_file else None,
+                    "stream": f"storelens:{store.store_id}", "mqtt_host": "127.0.0.1",
                     "mqtt_port": ends.mqtt_port, "mqtt_tls": True, "mqtt_ca_file": str(ends.ca_file),
                     "mqtt_password_file": str(password_file), "offpeak": ["00:00-24:00"], "heartbeat_s": 10,
                     "idle_poll_s": 2, "bandwidth_bytes_per_s": 0}}
@@ -122,6 +125,6 @@ def store_config(store: DemoStore, ends: Endpoints, redis_url: str, password_fil
 def cloud_config(database_url: str, ends: Endpoints, password_file: Path) -> StorelensConfig:
     raw = {"mode": "development",
            "cloud": {"database_url": database_url, "mqtt_host": "127.0.0.1", "mqtt_port": ends.mqtt_port,
-                     "mqtt_tls": True, "mqtt_ca_file": str(ends.ca_file), "ingest_username": "ingest",
+                     "mqtt_tls": True, "mqtt_ca_file": str(ends.ca_file),
                      "ingest_password_file": str(password_file)}}
     return parse_config(raw, "<demo cloud>")

@@ -1,4 +1,9 @@
-"""mosquitto on loopback with the product's generated config, for tests, benchmarks and the demo."""
+"""mosquitto on loopback with the product's generated config, for tests, benchmarks and the demo.
+
+The files come from cloud_sync.broker.write_broker_files, the renderer a fleet's broker (and the
+Ansible broker role) uses; only port, paths and the `user` line differ. Tuning (a finite queue for a
+failure test, a slower autosave) is passed through as BrokerSettings fields.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ import os
 import pwd
 import signal
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
-from cloud_sync.broker import BrokerFiles, write_broker_files
+from cloud_sync.broker import BrokerFiles, BrokerSettings, broker_files, write_broker_files
+from cloud_sync.broker_control import sync_running_broker
 from cloud_sync.registry import BrokerUser
 from devkit.servers.process import free_port, stop_process, wait_for_port
 
@@ -17,19 +24,21 @@ log = logging.getLogger(__name__)
 
 
 class MosquittoServer:
-    """mosquitto on 127.0.0.1 with the generated files; reload() re-reads passwd and ACL (SIGHUP)."""
+    """mosquitto on 127.0.0.1 with the generated files; update_users() applies a registry change live."""
 
-    def __init__(self, directory: Path, *, users: list[BrokerUser], ingest: BrokerUser,
-                 port: int | None = None) -> None:
+    def __init__(self, directory: Path, *, users: list[BrokerUser], port: int | None = None, **tuning) -> None:
         self.directory = Path(directory)
         self.port = port or free_port()
-        self.ingest = ingest
+        # mosquitto started as root drops to the `mosquitto` user, which cannot read a root-owned temp
+        # dir: the launcher names the current user explicitly.
+        run_as = pwd.getpwuid(os.geteuid()).pw_name
+        self.settings = replace(BrokerSettings(port=self.port, run_as=run_as), **tuning)
         self.files = self._write(users)
         self.proc: subprocess.Popen | None = None
 
     def _write(self, users: list[BrokerUser]) -> BrokerFiles:
-        run_as = pwd.getpwuid(os.geteuid()).pw_name
-        return write_broker_files(self.directory, users=users, ingest=self.ingest, port=self.port, run_as=run_as)
+        files, _changed = write_broker_files(broker_files(self.directory), users=users, settings=self.settings)
+        return files
 
     def start(self) -> MosquittoServer:
         self.proc = subprocess.Popen(["mosquitto", "-c", str(self.files.conf)],
@@ -39,9 +48,16 @@ class MosquittoServer:
         return self
 
     def update_users(self, users: list[BrokerUser]) -> None:
+        """Rewrite the files; a running broker re-reads passwords (SIGHUP) and gets the ACL changes."""
         self.files = self._write(users)
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGHUP)
+            sync_running_broker(self.files, self.settings)
+
+    def restart(self) -> MosquittoServer:
+        """Stop (the broker saves its queues) and start again on the same port and data."""
+        self.stop()
+        return self.start()
 
     def stop(self) -> None:
         stop_process(self.proc)

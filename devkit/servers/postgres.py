@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from devkit.servers.process import ServerError, free_port, stop_process, wait_for_port
@@ -79,8 +80,18 @@ class PostgresServer:
         with open(log_file, "ab") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **_as_user())
         wait_for_port(self.port, self.proc, log_file, timeout_s=30)
+        self._wait_ready()
         log.info("postgres on 127.0.0.1:%s in %s", self.port, self.root)
         return self
+
+    def _wait_ready(self, timeout_s: float = 30.0) -> None:
+        """The port opens before recovery ends ("the database system is starting up"): wait it out."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            ready = subprocess.run([pg_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)], check=False)
+            if ready.returncode == 0:
+                return
+            time.sleep(0.1)
 
     def _run(self, cmd: list[str]) -> None:
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=self.root, **_as_user())

@@ -1,6 +1,7 @@
 """Launch a real redis-server for the edge buffer, with a generated config.
 
-Append-only file on (everysec by default, always selectable), RDB snapshots off (the AOF is the
+Append-only file on with appendfsync always (a window counts as stored only once it is on disk;
+sync.redis_appendfsync), RDB snapshots off (the AOF is the
 record), bound to loopback only, data in the given directory. Used by the tests and by
 `storelens demo`; a production box runs Debian's redis-server with the same settings.
 """
@@ -40,7 +41,7 @@ def render_config(*, port: int, data_dir: Path, appendfsync: str, password: str 
 class RedisServer:
     """A redis-server child process; restartable on the same data dir (the AOF survives)."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, appendfsync: str = "everysec",
+    def __init__(self, data_dir: Path, *, port: int | None = None, appendfsync: str = "always",
                  password: str | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()

@@ -1,14 +1,15 @@
 """`storelens camera snapshot`: one frame for the install report, faces blurred, layout drawn on it.
 
-The only image storelens ever writes. Faces are found with the product's face detector and
-blurred (pixelated, then smoothed, over a widened box) before anything is drawn or encoded, and
-the PNG is written through a temporary file so a half-written image never appears.
+The only image storelens ever writes, so it fails closed (edge_agent/technician/privacy.py): faces
+are looked for at every quarter turn and inside every person box, every person's head is blurred
+even when no face was found, the blurred frame is searched again, and a frame that cannot be made
+safe is refused with nothing written. All of that happens before anything is drawn or encoded; the
+PNG is written through a temporary file so a half-written image never appears.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -16,7 +17,7 @@ import numpy as np
 
 from edge_agent.analytics.homography import FloorMapper
 from edge_agent.technician.capture import open_capture, redact
-from edge_agent.types import Detections
+from edge_agent.technician.privacy import PrivacyGuard, Protected
 from storelens.config.analytics import AnalyticsConfig
 from storelens.errors import InputError
 from storelens.files import write_atomic
@@ -24,7 +25,6 @@ from storelens.files import write_atomic
 log = logging.getLogger(__name__)
 
 LINE_COLOUR, ZONE_COLOUR, GRID_COLOUR = (0, 220, 255), (255, 160, 0), (120, 255, 120)
-BLOCKS = 6
 WARMUP_FRAMES = 5  # the first frames of an RTSP stream are often grey until a keyframe arrives
 
 
@@ -41,24 +41,6 @@ def grab_frame(url: str, timeout_s: float = 5.0) -> np.ndarray:
     if frame is None:
         raise InputError(f"camera {redact(url)}: opened but delivered no frame")
     return frame
-
-
-def blur_faces(frame: np.ndarray, faces: Detections, margin: float = 0.25) -> np.ndarray:
-    """A copy with every face box (widened by `margin` per side) made unrecognisable."""
-    out = frame.copy()
-    h, w = frame.shape[:2]
-    for x1, y1, x2, y2 in faces.xyxy:
-        mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-        a, b = int(max(0, x1 - mx)), int(max(0, y1 - my))
-        c, d = int(min(w, x2 + mx)), int(min(h, y2 + my))
-        if c <= a or d <= b:
-            continue
-        region = out[b:d, a:c]
-        # About 6 blocks across a face: no feature survives, whatever the face's size in pixels.
-        tiny = cv2.resize(region, (BLOCKS, max(1, round(BLOCKS * (d - b) / (c - a)))), interpolation=cv2.INTER_AREA)
-        blocky = cv2.resize(tiny, (c - a, d - b), interpolation=cv2.INTER_NEAREST)
-        out[b:d, a:c] = cv2.GaussianBlur(blocky, (0, 0), sigmaX=max(2.0, (c - a) / 10))
-    return out
 
 
 def _to_image(inverse: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -112,14 +94,15 @@ def write_png(path: Path, image: np.ndarray) -> None:
     write_atomic(path, data.tobytes(), what="snapshot")
 
 
-def snapshot(url: str, out: Path, detector: Callable[[np.ndarray], Detections], analytics: AnalyticsConfig,
-             timeout_s: float = 5.0) -> int:
-    """Write the blurred, annotated frame to `out`; returns how many faces were blurred."""
+def snapshot(url: str, out: Path, guard: PrivacyGuard, analytics: AnalyticsConfig,
+             timeout_s: float = 5.0) -> Protected:
+    """Write the blurred, annotated frame to `out`; SnapshotRefused (nothing written) if it cannot be made safe."""
     frame = grab_frame(url, timeout_s)
-    faces = detector(frame)
-    image = blur_faces(frame, faces)
+    protected = guard.protect(frame)
     del frame  # nothing below may see the unblurred pixels
-    draw_layout(image, analytics)
-    write_png(Path(out), image)
-    log.info("snapshot of %s written to %s (%d faces blurred)", redact(url), out, len(faces))
-    return len(faces)
+    draw_layout(protected.image, analytics)
+    guard.settle(protected, crops=False)  # what is written, drawing included, is searched once more
+    write_png(Path(out), protected.image)
+    log.info("snapshot of %s written to %s (%d faces and the heads of %d people blurred)",
+             redact(url), out, protected.face_count, protected.persons)
+    return protected

@@ -1,9 +1,11 @@
-"""Edge side of sync: buffered windows to the broker, off-peak, capped, acknowledged.
+"""Edge side of sync: buffered windows to the broker, off-peak, capped, acknowledged, receipted.
 
-Oldest first, in batches, QoS 1. A buffer entry is XACKed and XDELeted only after its PUBACK
-came back with a success reason code; anything else (timeout, refusal, lost connection) leaves it
-pending in the consumer group, and it is sent again. Duplicates are harmless: the cloud upserts
-on the window key. Live heartbeats and the retained online/offline status go out at any hour.
+Oldest first, in batches, QoS 1. A PUBACK with a success reason code only marks an entry *sent*:
+it stays in the buffer until ingest's receipt says the cloud committed it (receipts.py), since a
+broker can still lose what it acknowledged. Anything else (timeout, refusal, lost connection)
+leaves it pending in the consumer group, and it is sent again; so is a sent window whose receipt
+is overdue (with backoff, edge_agent/buffer.py). Duplicates are harmless: the cloud upserts on the
+window key. Live heartbeats and the retained online/offline status go out at any hour.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from edge_agent.uplink.schedule import OffPeakSchedule
 from storelens import __version__
 from storelens.linkstate import LinkState
 from storelens.mqttlink import MqttLink
+from storelens.retry import Backoff
 from storelens.wire import INGEST_ALIVE_TOPIC, HealthMessage, topic
 
 log = logging.getLogger(__name__)
@@ -99,7 +102,8 @@ class CloudPresence:
 @dataclass
 class PublishStats:
     sent: int = 0
-    acked: int = 0
+    acked: int = 0  # PUBACKed: sent, awaiting a receipt
+    resent: int = 0  # of `sent`: receipts overdue
     refused: int = 0
     timed_out: int = 0
     bytes: int = 0
@@ -132,11 +136,14 @@ class Publisher:
         self.redis_state = LinkState("edge buffer (Redis)", log)
         self.stats = PublishStats()
         self.topic = topic(settings.store_id, settings.device_id, "aggregates")
-        self._retry_s = 1.0
+        self._retry = Backoff(1.0, max(1.0, settings.retry_max_s))  # jittered: devices drift apart
         self._claimed = False
+        self._resend_said = -60.0
+        self.last_step = time.monotonic()
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            self.last_step = time.monotonic()  # the loop came round (/healthz, systemd watchdog)
             try:
                 delay = self.step(stop)
                 self.redis_state.recovered()
@@ -161,14 +168,29 @@ class Publisher:
             if claimed:
                 log.info("re-sending %d window(s) sent before a restart but never acknowledged", claimed)
             self._claimed = True
+        # Windows never sent go first: resends must not starve a backlog's first pass (their receipts
+        # may only be late), and a resend costs the broker queue room the backlog needs.
         entries = self.buffer.read_batch(self.settings.consumer, self.settings.batch_size)
+        if not entries:
+            entries = self.buffer.due_for_resend(self.settings.batch_size)
+            if entries:
+                self._note_resend(len(entries))
         if not entries:
             self.buffer.trim()
             return self.settings.idle_poll_s
         return 0.0 if self.publish_batch(entries, stop) else self._backoff()
 
+    def _note_resend(self, n: int) -> None:
+        """Count resends; say so at most once a minute (a lossy broker can make them many)."""
+        self.stats.resent += n
+        now = time.monotonic()
+        if now - self._resend_said >= 60:
+            log.info("re-sending %d window(s) whose receipt from ingest is overdue (%d re-sent since start)",
+                     n, self.stats.resent)
+            self._resend_said = now
+
     def publish_batch(self, entries: list[BufferEntry], stop: threading.Event) -> bool:
-        """Publish, wait for PUBACKs, ack the acknowledged ones. True when every entry was acked."""
+        """Publish, wait for PUBACKs, mark the acknowledged ones sent. True when every entry was acked."""
         by_mid: dict[int, BufferEntry] = {}
         self.acks.reset()
         for entry in entries:
@@ -181,7 +203,7 @@ class Publisher:
             self.stats.bytes += len(entry.payload)
         results = self.acks.wait(list(by_mid), self.settings.ack_timeout_s)
         good = [by_mid[m] for m, rc in results.items() if not rc.is_failure]
-        self.buffer.ack(good)
+        self.buffer.mark_sent(good)  # not deleted: that waits for ingest's receipt
         self.stats.acked += len(good)
         return self._report(results, by_mid, len(good))
 
@@ -194,13 +216,12 @@ class Publisher:
             log.info("%d of %d window(s) refused or unacknowledged within %.0f s; kept in the buffer for retry",
                      len(refused) + missing, len(by_mid), self.settings.ack_timeout_s)
         if good == len(by_mid):
-            self._retry_s = 1.0
+            self._retry.reset()
             return True
         return False
 
     def _backoff(self) -> float:
-        delay, self._retry_s = self._retry_s, min(self._retry_s * 2, self.settings.retry_max_s)
-        return delay
+        return self._retry.next()
 
 
 class Heartbeat:

@@ -15,8 +15,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from edge_agent.app import run_edge
     from storelens.cli import load_cli_config
+    from storelens.ops import ServiceOps
     from storelens.signals import stop_on_signals
 
     cfg = load_cli_config(args)
-    runs = run_edge(cfg, stop_on_signals())
+    with ServiceOps("edge", cfg.ops.host, cfg.ops.edge_port) as ops:
+        ops.status("waiting for a sane clock and loading models")
+        runs = run_edge(cfg, stop_on_signals(), ops)
     return 1 if runs and all(r.error for r in runs) else 0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from storelens.config.base import StrictModel
 
@@ -21,11 +21,26 @@ DAY_MINUTES = 24 * 60
 
 @dataclass(frozen=True)
 class TimeRange:
-    start_min: int  # minutes after local midnight
-    end_min: int  # 1440 means midnight at the end of the day
+    start_min: float  # minutes after local midnight (a splayed start may fall between whole minutes)
+    end_min: float  # 1440 means midnight at the end of the day
+
+    @property
+    def always(self) -> bool:
+        return self.start_min == 0 and self.end_min == DAY_MINUTES
+
+    @property
+    def minutes(self) -> float:
+        """Length of the range (crossing midnight included)."""
+        return (self.end_min - self.start_min) % DAY_MINUTES or DAY_MINUTES
+
+    def delayed(self, minutes: float) -> TimeRange:
+        """The same range starting `minutes` later (must be shorter than the range); always stays always."""
+        if self.always or minutes <= 0:
+            return self
+        return TimeRange((self.start_min + minutes) % DAY_MINUTES, self.end_min)
 
     def contains(self, minute: float) -> bool:
-        if self.start_min == 0 and self.end_min == DAY_MINUTES:
+        if self.always:
             return True
         if self.start_min < self.end_min:
             return self.start_min <= minute < self.end_min
@@ -49,7 +64,12 @@ def parse_range(text: str) -> TimeRange:
 class SyncConfig(StrictModel):
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Edge buffer Redis, without password (password via STORELENS_REDIS_PASSWORD or redis_password_file).")
     redis_password_file: Path | None = Field(None, description="File holding the Redis password (else $STORELENS_REDIS_PASSWORD).")
-    redis_appendfsync: Literal["everysec", "always"] = Field("everysec", description="AOF fsync policy of the Redis this box launches: everysec (<=1 s lost on power cut) or always.")
+    redis_appendfsync: Literal["always"] = Field(
+        "always",
+        description="AOF fsync policy of the edge buffer Redis: always, so a window counts as stored only once it "
+        "is on disk. The Redis this box launches (demo, Ansible) is configured with it, and `edge run` switches a "
+        "running Redis found on everysec to always.",
+    )
     stream: str = Field("storelens:aggregates", pattern=r"^[A-Za-z0-9:_-]{1,64}$", description="Redis Stream holding buffered AggregateWindows.")
     buffer_max_bytes: int = Field(256 * 1024 * 1024, ge=4096, description="Buffer bound in payload bytes; when full the oldest windows are dropped, counted and logged.")
     buffer_max_age_days: float = Field(30.0, gt=0, description="Windows buffered longer than this are dropped (counted and logged).")
@@ -64,9 +84,29 @@ class SyncConfig(StrictModel):
         min_length=1,
         description="Upload windows 'HH:MM-HH:MM' in the store's local time; may cross midnight; '00:00-24:00' = always.",
     )
+    offpeak_splay_minutes: float = Field(
+        30.0, ge=0, le=720,
+        description="Each device starts its upload window up to this many minutes late, by a fixed amount drawn "
+        "from a hash of its device_id, so a chain's boxes in one time zone do not all connect at 22:00 sharp. "
+        "Must be shorter than every off-peak range; 0 = no splay.",
+    )
     bandwidth_bytes_per_s: int = Field(64 * 1024, ge=0, description="Upload cap in payload bytes per second (0 = unlimited).")
     batch_size: int = Field(100, ge=1, le=10_000, description="Windows published per batch before waiting for PUBACKs.")
     ack_timeout_s: float = Field(30.0, gt=0, description="How long to wait for a batch's PUBACKs before retrying it.")
+    receipt_timeout_s: float = Field(
+        300.0, gt=0,
+        description="A window the broker acknowledged stays in the buffer until ingest's receipt says it is committed; "
+        "without a receipt this long after its send it is sent again (the cloud stores it once).",
+    )
+    receipt_timeout_max_s: float = Field(
+        7200.0, gt=0,
+        description="Each further resend of one window waits twice as long as the last, up to this (jittered).",
+    )
+    hold_max_windows: int = Field(
+        2000, ge=1,
+        description="While Redis refuses writes (down, disk full), the edge app holds at most this many windows in "
+        "memory; beyond it the oldest held window is dropped, counted and logged.",
+    )
     heartbeat_s: float = Field(60.0, gt=0, description="Seconds between live health heartbeats.")
     reconnect_min_s: float = Field(1.0, gt=0, description="First reconnect delay to the broker.")
     reconnect_max_s: float = Field(120.0, gt=0, description="Longest reconnect delay (exponential backoff cap).")
@@ -83,3 +123,12 @@ class SyncConfig(StrictModel):
         for item in value:
             parse_range(item)  # ValueError names the bad range
         return value
+
+    @model_validator(mode="after")
+    def _splay_fits(self) -> SyncConfig:
+        for item in self.offpeak:
+            r = parse_range(item)
+            if not r.always and self.offpeak_splay_minutes >= r.minutes:
+                raise ValueError(f"offpeak_splay_minutes {self.offpeak_splay_minutes:g} does not fit in the "
+                                 f"off-peak range {item!r} ({r.minutes} minutes): a late device would never upload")
+        return self

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
 
 from edge_agent.buffer import EdgeBuffer
 from edge_agent.resume import PartialStore
+from storelens.cli import main
 from storelens.wire import AggregateWindow
 from tests.servers import storelens, wait_for
 
@@ -19,10 +21,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.vision, pytest.mark.slow]
 VIDEO = "video/vtest_pets2009_480x360.avi"  # 795 frames at 10 fps: 79.5 s of video
 
 
-def _config(tmp_path, media_dir, model_dir, redis_url: str, *, start: str, realtime: bool, name: str):
+def _config(tmp_path, media_dir, model_dir, redis_url: str, *, start: str, realtime: bool, name: str,
+            max_fps: float = 0):
     raw = {"models": {"dir": str(model_dir), "providers": ["cpu"]},
            "edge": {"window_minutes": 1, "cameras": [{"id": "door", "url": str(media_dir / VIDEO),
-                                                      "start_time": start, "realtime": realtime}]},
+                                                      "start_time": start, "realtime": realtime,
+                                                      "max_fps": max_fps}]},
            "sync": {"redis_url": redis_url}}
     path = tmp_path / name
     path.write_text(yaml.safe_dump(raw))
@@ -59,14 +63,32 @@ def test_sigterm_flushes_and_a_restart_in_the_same_window_merges(tmp_path, media
     assert "merging the window" in (tmp_path / "edge2.log").read_text()
 
 
-def test_no_window_is_stamped_while_the_clock_is_behind(tmp_path, media_dir, model_dir, redis_server,
-                                                        redis_client) -> None:
-    redis_client.set("storelens:aggregates:newest_window", "2099-01-01T00:00:00+00:00")  # we wrote in 2099
+def test_no_window_is_stamped_while_the_clock_is_behind_until_the_floor_is_cleared(
+        tmp_path, media_dir, model_dir, redis_server, redis_client) -> None:
+    ahead = datetime.now(UTC) + timedelta(seconds=50)  # the box stamped up to 50 s from now: wait for it
+    redis_client.hset("storelens:aggregates:floor", "door", ahead.isoformat())
     cfg = _config(tmp_path, media_dir, model_dir, redis_server.url, start="2026-03-01T10:00:00Z",
-                  realtime=False, name="c.yaml")
+                  realtime=False, name="c.yaml", max_fps=2)
     proc = storelens(["edge", "run", "--config", str(cfg)], env={}, log_path=tmp_path / "edge.log")
     wait_for(lambda: "not stamping windows" in (tmp_path / "edge.log").read_text(), 30, "the clock warning")
     time.sleep(1)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0
     assert EdgeBuffer(redis_client).stats().depth == 0
+    assert main(["sync", "clear-clock-floor", "--config", str(cfg)]) == 0  # the technician's one command
+    assert proc.wait(180) == 0  # resumed at once, and ran the file to its end
+    log = (tmp_path / "edge.log").read_text()
+    assert "clear-clock-floor" in log and "stamping resumes" in log
+    assert EdgeBuffer(redis_client).stats().depth == 2
+
+
+def test_a_window_stamped_far_in_the_future_never_blocks_the_box(tmp_path, media_dir, model_dir, redis_server,
+                                                                  redis_client) -> None:
+    redis_client.hset("storelens:aggregates:floor", "door", "2099-01-01T00:00:00+00:00")  # a clock once set to 2099
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    cfg = _config(tmp_path, media_dir, model_dir, redis_server.url, start=now.isoformat(), realtime=False,
+                  name="c.yaml", max_fps=2)
+    proc = storelens(["edge", "run", "--config", str(cfg)], env={}, log_path=tmp_path / "edge.log")
+    assert proc.wait(180) == 0
+    errors = [line for line in (tmp_path / "edge.log").read_text().splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "2099-01-01" in errors[0] and "Not waiting" in errors[0]
+    assert EdgeBuffer(redis_client).stats().depth == 2  # stamped from the clock as it reads now
+    assert PartialStore(redis_client, stream="storelens:aggregates").newest() < datetime(2099, 1, 1, tzinfo=UTC)

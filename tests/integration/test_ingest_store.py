@@ -102,7 +102,7 @@ def test_ingest_over_mqtt_keeps_running_past_bad_messages(any_fleet, tmp_path, m
     with _workers(any_fleet, tmp_path, ["w1"], monkeypatch) as stats:
         windows = make_windows(300)
         device = any_fleet.device_client()
-        wait_for(lambda: any_fleet.broker.files.log.read_text().count("u'ingest'") >= 1, 10, "ingest to connect")
+        wait_for(lambda: any_fleet.broker.files.log.read_text().count("u'ingest-w") >= 1, 10, "ingest to connect")
         for i, w in enumerate(windows):
             if i == 150:
                 device.publish(TOPIC, b"{broken", qos=1)
@@ -117,7 +117,7 @@ def test_ingest_over_mqtt_keeps_running_past_bad_messages(any_fleet, tmp_path, m
 
 def test_two_workers_split_the_load_without_duplicates(fleet, tmp_path, monkeypatch) -> None:
     with _workers(fleet, tmp_path, ["w1", "w2"], monkeypatch) as stats:
-        wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 2, 10, "two workers to connect")
+        wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest-w") >= 2, 10, "two workers to connect")
         device = fleet.device_client()
         infos = [device.publish(TOPIC, w.to_json(), qos=1) for w in make_windows(400)]
         for info in infos:
@@ -161,7 +161,7 @@ def test_a_retired_worker_hands_back_its_share(fleet, tmp_path, monkeypatch) -> 
                for n in stops}
     for t in threads.values():
         t.start()
-    wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 2, 10, "two workers to connect")
+    wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest-w") >= 2, 10, "two workers to connect")
     time.sleep(0.5)
     stops["w2"].set()  # stopped, not retired: the broker still queues a share for it
     threads["w2"].join(10)
@@ -192,7 +192,7 @@ def test_database_outage_holds_messages_unacknowledged_until_it_returns(tmp_path
         try:
             with _workers(fleet, tmp_path, ["w1"], monkeypatch) as stats:
                 device = fleet.device_client()
-                wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest'") >= 1, 10, "ingest to connect")
+                wait_for(lambda: fleet.broker.files.log.read_text().count("u'ingest-w") >= 1, 10, "ingest to connect")
                 time.sleep(0.5)
                 pg.pause()  # the database goes away while windows keep arriving
                 try:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from storelens.wire import AggregateWindow, Heatmap, ZoneStats
-from tests.servers import WireTap, wait_for
+from tests.servers import EVERY_DEVICE_TOPIC, WireTap, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ def _scan(value, path: str, problems: list[str]) -> None:
 
 
 def test_captured_payloads_carry_no_pixels_embeddings_or_track_ids(rig) -> None:
-    tap = WireTap(rig.fleet.broker, "storelens/v1/#")
+    tap = WireTap(rig.fleet.broker, EVERY_DEVICE_TOPIC, account="tap2")  # the rig has its own tap
     rig.start_ingest_thread()
     for w in _rich_windows(40):
         rig.buffer.append(w)

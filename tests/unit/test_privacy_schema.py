@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from storelens.wire import AggregateWindow, HealthMessage
+from storelens.wire import AggregateWindow, HealthMessage, Receipt
 
 MAX_STRING = 64
 MAX_LIST = 100_000  # heatmap cells: [col, row, count] triples of ints, not pixels
@@ -85,7 +85,7 @@ def _annotation(field: FieldInfo):
     return field.rebuild_annotation() if hasattr(field, "rebuild_annotation") else field.annotation
 
 
-@pytest.mark.parametrize("model", [AggregateWindow, HealthMessage])
+@pytest.mark.parametrize("model", [AggregateWindow, HealthMessage, Receipt])
 def test_no_field_can_carry_pixels_embeddings_or_track_ids(model) -> None:
     assert walk(model, "", []) == []
 
