@@ -13,17 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dash
-from dash import dcc, html
 from sqlalchemy.engine import Engine
 
-from dashboard import auth
+from dashboard import api, auth, i18n, ops, sales, security, shell
 from storelens.config.dashboard import DashboardConfig
 
 log = logging.getLogger(__name__)
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
-NAV = (("/store", "Store", ("manager", "analyst")), ("/compare", "Compare stores", ("analyst",)),
-       ("/devices", "Devices", ("technician", "analyst")))
+NAV = shell.NAV  # (path, label, roles): the header and the home page list the same pages
 
 
 @dataclass(frozen=True)
@@ -39,25 +37,33 @@ def create_app(engine: Engine, cfg: DashboardConfig, *, development: bool) -> da
     from dashboard.pages import register_callbacks
 
     secret = auth.session_secret(cfg.secret_env, development)
-    app = dash.Dash("dashboard", use_pages=True, pages_folder=str(PAGES_DIR), title="storelens",
-                    suppress_callback_exceptions=True, update_title=None)
+    _give_this_thread_a_dash_context()
+    app = shell.LocalisedDash("dashboard", use_pages=True, pages_folder=str(PAGES_DIR), title="storelens",
+                              suppress_callback_exceptions=True, update_title=None)
     app.server.extensions["storelens"] = DashboardContext(engine, cfg)
-    auth.install(app.server, secret=secret, session_hours=cfg.session_hours, secure_cookie=cfg.secure_cookie)
-    app.layout = _shell
+    ops.install(app.server, cfg.metrics_networks)  # /metrics (allowed networks) and /healthz
+    i18n.install(app.server, i18n.Catalogs.load())  # the committed .po files, compiled in memory
+    auth.install(app.server, secret=secret, session_hours=cfg.session_hours, secure_cookie=cfg.secure_cookie,
+                 production=not development)
+    api.install(app.server)
+    app.layout = shell.layout
+    shell.register_callbacks(app)
     register_callbacks(app)
+    sales.register_callbacks(app)  # conversion, POS upload and CSV export cards on the store/compare pages
+    security.install(app, production=not development, proxy_hops=cfg.proxy_hops)
     return app
 
 
-def _shell() -> html.Div:
-    """Header with the user's pages, then the current page (rebuilt per request, per user)."""
-    principal = auth.current_principal()
-    links = [dcc.Link(label, href=path, className="nav-link", id=f"nav{path.replace('/', '-')}")
-             for path, label, roles in NAV if principal is not None and principal.role in roles]
-    who = f"{principal.username} ({principal.role})" if principal else ""
-    header = html.Div([html.B("storelens", className="brand"), *links,
-                       html.Span(who, className="who", id="who"),
-                       html.A("Log out", href="/logout", className="nav-link", id="logout")], className="header")
-    return html.Div([header, html.Div(dash.page_container, className="page")])
+def _give_this_thread_a_dash_context() -> None:
+    """Dash sets its callback-context variable once, in the thread that first imports dash; a thread
+    started later begins with an empty context, and dash.register_page (run while the pages load)
+    raises LookupError there. The demo builds the app on whatever thread runs it."""
+    from dash._callback_context import context_value  # no public way to ask; checked by a test
+
+    try:
+        context_value.get()
+    except LookupError:
+        context_value.set({})
 
 
 def _build_from_environment() -> dash.Dash:

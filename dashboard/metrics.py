@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from storelens.agebands import band_edges, band_labels, rebin_histogram
+from storelens.wire import AGE_BINS
 
 VISITOR_COLUMNS = ["entries", "unique_visitors"]
 
@@ -26,11 +28,25 @@ def by_hour(windows: pd.DataFrame, tz: str) -> pd.DataFrame:
 
 
 def by_day(windows: pd.DataFrame, tz: str) -> pd.DataFrame:
-    """Entries and unique visitors per local calendar day."""
+    """Entries and unique visitors per local calendar day; `seeded` when any of its windows is demo data."""
     if windows.empty:
-        return pd.DataFrame({"day": pd.Series(dtype="object"), "entries": [], "unique_visitors": []})
+        return pd.DataFrame({"day": pd.Series(dtype="object"), "entries": [], "unique_visitors": [],
+                             "seeded": pd.Series(dtype="bool")})
     days = _local(windows, tz).dt.date.rename("day")
-    return windows.groupby(days)[VISITOR_COLUMNS].sum().reset_index()
+    summed = windows.groupby(days)[VISITOR_COLUMNS].sum()
+    seeded = windows["seeded"] if "seeded" in windows else pd.Series(False, index=windows.index)
+    summed["seeded"] = seeded.astype(bool).groupby(days).any()
+    return summed.reset_index()
+
+
+def seeded_days(windows: pd.DataFrame, tz: str) -> tuple[int, int]:
+    """(days with demo data, days with any data) of a windows frame."""
+    if windows.empty:
+        return 0, 0
+    days = _local(windows, tz).dt.date
+    if "seeded" not in windows:
+        return 0, int(days.nunique())
+    return int(days[windows["seeded"].astype(bool)].nunique()), int(days.nunique())
 
 
 def kpis(windows: pd.DataFrame) -> dict[str, float]:
@@ -107,10 +123,89 @@ def weekly_trend(daily: pd.DataFrame) -> pd.DataFrame:
     return daily.groupby(["store_id", week])["unique_visitors"].sum().reset_index()
 
 
+def full_weeks(first: date, last: date) -> tuple[date, date] | None:
+    """First Monday and last Sunday of the whole Monday-Sunday weeks inside first..last, or None."""
+    monday = first + timedelta(days=(7 - first.weekday()) % 7)
+    sunday = last - timedelta(days=(last.weekday() + 1) % 7)
+    return (monday, sunday) if sunday - monday >= timedelta(days=6) else None
+
+
+def trend(daily: pd.DataFrame, first: date, last: date) -> tuple[pd.DataFrame, str, list[tuple[date, date]]]:
+    """Visitors per store over time without partial periods: ("week", whole weeks only) when the range
+    holds two whole weeks or more, else ("day", every day). Also the partial stretches left out."""
+    weeks = full_weeks(first, last)
+    if weeks is None or (weeks[1] - weeks[0]).days < 13:
+        frame = daily[["store_id", "day", "unique_visitors"]].rename(columns={"day": "period"})
+        return frame.assign(period=pd.to_datetime(frame["period"])), "day", []
+    inside = daily[(daily["day"] >= weeks[0]) & (daily["day"] <= weeks[1])]
+    frame = weekly_trend(inside).rename(columns={"week": "period"})
+    left_out = [(a, b) for a, b in ((first, weeks[0] - timedelta(days=1)), (weeks[1] + timedelta(days=1), last))
+                if a <= b]
+    return frame, "week", left_out
+
+
+def mean_age(histograms: pd.DataFrame) -> pd.Series:
+    """Mean age per store from 1-year histograms (90+ counted as 90)."""
+    counts = histograms.to_numpy(dtype=float)
+    total = counts.sum(axis=1)
+    ages = np.arange(counts.shape[1], dtype=float)
+    return pd.Series(np.where(total > 0, counts @ ages / np.where(total > 0, total, 1), np.nan),
+                     index=histograms.index)
+
+
+def zone_change(before: pd.DataFrame, after: pd.DataFrame, days_before: int, days_after: int) -> pd.DataFrame:
+    """Zone visits (total and per day) and mean dwell in two periods, with the change between them.
+
+    Visits are compared per day with data, so periods of different length compare fairly."""
+    cols = ["zone", "visits", "mean_dwell_s"]
+    a = (before[cols] if not before.empty else pd.DataFrame(columns=cols)).set_index("zone")
+    b = (after[cols] if not after.empty else pd.DataFrame(columns=cols)).set_index("zone")
+    table = a.add_suffix("_a").join(b.add_suffix("_b"), how="outer")
+    for c in ("visits_a", "visits_b"):
+        table[c] = table[c].fillna(0).astype("int64")
+    table["per_day_a"] = table["visits_a"] / days_before if days_before else 0.0
+    table["per_day_b"] = table["visits_b"] / days_after if days_after else 0.0
+    table["visits_change"] = _relative(table["per_day_b"], table["per_day_a"])
+    table["dwell_change_s"] = table["mean_dwell_s_b"] - table["mean_dwell_s_a"]
+    return table.sort_values(["per_day_b", "per_day_a"], ascending=False).reset_index()
+
+
+def _relative(now: pd.Series, before: pd.Series) -> pd.Series:
+    return ((now - before) / before.where(before > 0)).astype(float)
+
+
+def parse_band(label: str) -> tuple[int, int]:
+    """'18-21' -> (18, 21), '66+' -> (66, 90), '5' -> (5, 5): a band label as inclusive years."""
+    text = label.strip()
+    if text.endswith("+"):
+        return int(text[:-1]), AGE_BINS - 1
+    lo, _sep, hi = text.partition("-")
+    return int(lo), int(hi or lo)
+
+
+def covering_bands(wanted: str, recorded: Sequence[str]) -> tuple[list[str], tuple[int, int] | None]:
+    """The recorded heatmap bands that overlap the wanted band, and the ages they cover together.
+
+    Heat is stored per recorded band (the edge's banding), so a band that does not line up with
+    them is shown as the nearest union; the caller says so when the span differs from the wish."""
+    lo, hi = parse_band(wanted)
+    parsed = []
+    for label in recorded:
+        try:
+            parsed.append((label, *parse_band(label)))
+        except ValueError:
+            continue  # a label that is not an age band is never part of an age filter
+    chosen = [(label, a, b) for label, a, b in parsed if a <= hi and b >= lo]
+    if not chosen:
+        return [], None
+    return [c[0] for c in chosen], (min(c[1] for c in chosen), max(c[2] for c in chosen))
+
+
 CSV_COLUMNS = ["rank", "store_id", "name", "unique_visitors", "entries", "visitors_per_open_hour",
                "visitors_per_m2", "coverage", "family_share", "area_m2", "opening_hours_per_week"]
 
 
 def compare_csv(table: pd.DataFrame) -> str:
-    """The comparison table exactly as shown, as CSV text."""
-    return table[CSV_COLUMNS].to_csv(index=False, float_format="%.4f")
+    """The comparison table exactly as shown, as CSV text (with the demo mark where the page shows it)."""
+    columns = [*CSV_COLUMNS, *(["seeded"] if "seeded" in table else [])]
+    return table[columns].to_csv(index=False, float_format="%.4f")

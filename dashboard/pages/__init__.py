@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-PAGE_MODULES = ("home", "store", "compare", "devices")
+PAGE_MODULES = ("home", "store", "beforeafter", "compare", "devices")
 
 
 def register_callbacks(app) -> None:

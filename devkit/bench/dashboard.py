@@ -47,34 +47,50 @@ def _page(path: str, search: str = "") -> Case:
 
 def cases(store_id: str, last: str, week: str, quarter: str, month: str) -> list[Case]:
     """The requests a browser makes when opening and using each page."""
+    seeded = ("store-seeded", "value", ["on"])
     dates = (("store-select", "value", store_id), ("store-dates", "start_date", week), ("store-dates", "end_date", last))
     long_dates = (dates[0], ("store-dates", "start_date", quarter), dates[2])
     overview = (("store-message", "children"), ("store-kpis", "children"), ("store-by-hour", "figure"),
-                ("store-by-day", "figure"), ("store-dwell", "figure"), ("store-zones", "figure"))
+                ("store-by-day", "figure"), ("store-dwell", "figure"), ("store-zones", "figure"),
+                ("store-seeded-note", "children"))
     compare_out = (("compare-message", "children"), ("compare-table", "children"), ("compare-ranking", "figure"),
-                   ("compare-trends", "figure"))
+                   ("compare-trends", "figure"), ("compare-tz", "children"))
+    heat = (("store-heatmap", "figure"),)
+    before_after = (("ba-message", "children"), ("ba-heat-before", "figure"), ("ba-heat-after", "figure"),
+                    ("ba-heat-diff", "figure"), ("ba-zones", "children"), ("ba-tz", "children"))
 
     def compare(start: str, key: str, value: str) -> tuple:
-        return (("compare-dates", "start_date", start), ("compare-dates", "end_date", last), (key, "value", value))
+        return (("compare-dates", "start_date", start), ("compare-dates", "end_date", last), (key, "value", value),
+                ("compare-seeded", "value", ["on"]))
 
     return [
-        _page("/store", f"?store={store_id}"), _page("/compare"), _page("/devices"),
-        Case("store overview, 7 days", overview, dates),
-        Case("store overview, 90 days", overview, long_dates),
+        _page("/store", f"?store={store_id}"), _page("/compare"), _page("/devices"), _page("/layout"),
+        Case("store overview, 7 days", overview, (*dates, seeded)),
+        Case("store overview, 90 days", overview, (*long_dates, seeded)),
+        Case("store today so far", (("today-note", "children"), ("today-kpis", "children")),
+             (("today-refresh", "n_intervals", 1), dates[0], seeded)),
         Case("store age mix, fine, 7 days", (("store-age", "figure"), ("store-custom-bands", "title")),
-             (*dates, ("store-banding", "value", "fine"), ("store-custom-bands", "value", ""))),
-        Case("store heatmap, 7 days", (("store-heatmap", "figure"), ("store-heat-band", "options")),
-             (*dates, ("store-heat-band", "value", None), ("store-heat-hours", "value", [0, 24]))),
-        Case("store heatmap, 90 days, band 18-34", (("store-heatmap", "figure"), ("store-heat-band", "options")),
-             (*long_dates, ("store-heat-band", "value", "18-34"), ("store-heat-hours", "value", [9, 13]))),
+             (*dates, ("store-banding", "value", "fine"), ("store-custom-bands", "value", ""), seeded)),
+        Case("store heatmap, 7 days", heat,
+             (*dates, ("store-heat-band", "value", "all"), ("store-heat-hours", "value", [0, 24]),
+              ("store-heat-scale", "value", "fixed"), seeded)),
+        Case("store heatmap, 90 days, band 18-34", heat,
+             (*long_dates, ("store-heat-band", "value", "18-34"), ("store-heat-hours", "value", [9, 13]),
+              ("store-heat-scale", "value", "fixed"), seeded)),
+        Case("layout before/after, 2 x 7 days", before_after,
+             (("ba-store", "value", store_id), ("ba-before", "start_date", month), ("ba-before", "end_date", week),
+              ("ba-after", "start_date", week), ("ba-after", "end_date", last), ("ba-heat-band", "value", "all"),
+              ("ba-heat-hours", "value", [0, 24]), ("ba-seeded", "value", ["on"]))),
         Case("compare table, 28 days, all stores", compare_out, compare(month, "compare-metric", "visitors_per_m2")),
         Case("compare table, 90 days, all stores", compare_out, compare(quarter, "compare-metric", "visitors_per_m2")),
         Case("compare age mix, 28 days, all stores", (("compare-mix", "figure"),),
              compare(month, "compare-banding", "coarse")),
         Case("compare age mix, 90 days, all stores", (("compare-mix", "figure"),),
              compare(quarter, "compare-banding", "fine")),
-        Case("devices table", (("devices-summary", "children"), ("devices-table", "children")),
-             (("devices-refresh", "n_intervals", 1),)),
+        Case("devices table", (("devices-summary", "children"), ("devices-table", "children"),
+                               ("devices-filter", "options")),
+             (("devices-refresh", "n_intervals", 1), ("devices-filter", "value", "all"),
+              ("devices-search", "value", ""))),
     ]
 
 

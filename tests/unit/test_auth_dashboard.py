@@ -167,3 +167,40 @@ def test_cli_user_add_error_is_one_line(db, monkeypatch, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["storelens: error: user 'bo': a manager needs at least one store (--stores)"]
     assert auth.authenticate(engine, "bo", "cli-password-1") is None
+
+
+@pytest.mark.parametrize(("accept", "lang", "words"), [
+    ("zh-CN,zh;q=0.9", "zh-Hans", ["用户名", "密码", "登录", "用户名不存在或密码错误。"]),
+    ("en-GB,en;q=0.8", "en", ["User", "Password", "Log in", "Unknown user or wrong password."]),
+])
+def test_login_page_speaks_the_browsers_language(client, accept: str, lang: str, words: list[str]) -> None:
+    """Nobody is logged in yet, so Accept-Language decides; the error is translated too."""
+    page = client.post("/login", data={"username": "nobody", "password": "x" * 12},
+                       headers={"Accept-Language": accept}).get_data(as_text=True)
+    assert f'<html lang="{lang}">' in page
+    assert all(word in page for word in words)
+
+
+def test_the_app_can_be_built_on_a_thread_started_after_dash_was_imported(db, monkeypatch) -> None:
+    """The demo builds the dashboard on its own thread; such a thread starts with no Dash context and
+    dash.register_page raised LookupError there (the demo never came up when dash had been imported first)."""
+    import threading
+
+    import dash  # noqa: F401  (imported here, on the test's thread, before the other thread starts)
+
+    from dashboard.app import create_app
+
+    monkeypatch.setenv(SECRET_ENV, "s" * 40)
+    built: list[object] = []
+
+    def build() -> None:
+        try:
+            built.append(create_app(db[1], DashboardConfig(), development=False))
+        except Exception as exc:  # collected: a thread's exception alone would not fail the test
+            built.append(exc)
+
+    thread = threading.Thread(target=build)
+    thread.start()
+    thread.join(60)
+    assert len(built) == 1 and not isinstance(built[0], Exception), built
+    assert built[0].server.test_client().get("/healthz").status_code == 200

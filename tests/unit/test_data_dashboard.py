@@ -109,7 +109,7 @@ def test_heatmap_sums_cells_filtered_by_band_and_hour(engine, band, hours, expec
     assert grid.counts.shape == (3, 4) and grid.cell_m == 0.5
     assert grid.counts.sum() == expected_total
     assert grid.counts[2, 1] == cell  # [col 1, row 2]
-    assert grid.bands == ("18-34", "35-54")
+    assert grid.bands == (("18-34", "35-54") if band else ())  # by-band lists are read only for a band
 
 
 def test_devices_join_registration_heartbeat_and_last_sync(engine) -> None:
@@ -168,3 +168,139 @@ def test_daily_totals_are_summed_in_sql_and_filtered(engine) -> None:
 def test_histograms_of_the_wrong_length_count_as_zero() -> None:
     parsed = data._parse_histograms(["[1, 2]", "[" + ", ".join(["1"] * 91) + "]"])
     assert parsed.shape == (2, 91) and parsed[0].sum() == 0 and parsed[1].sum() == 91
+
+
+# --- seeded rows, store-local days, today so far, robust heatmaps ------------------------------------
+
+
+def _add_seeded(engine) -> None:
+    with Session(engine) as s:
+        for h in range(2):
+            row = _record("a", h, 1000, seeded=True)
+            row.camera_id = "history"  # a seeded past under its own camera id, as the demo stores it
+            s.add(row)
+        s.commit()
+
+
+def test_seeded_rows_can_be_left_out_in_sql(engine) -> None:
+    _add_seeded(engine)
+    both = data.windows(engine, ANALYST, ["a"], PERIOD)
+    live = data.windows(engine, ANALYST, ["a"], PERIOD, seeded=False)
+    assert both["unique_visitors"].sum() == 46 + 2000 and live["unique_visitors"].sum() == 46
+    assert both["seeded"].sum() == 2 and not live["seeded"].any()
+    assert data.age_histograms(engine, ANALYST, ["a"], PERIOD, seeded=False).loc["a"].sum() == 46
+    assert data.has_seeded(engine, ANALYST, ["a"]) and not data.has_seeded(engine, ANALYST, ["b"])
+    assert not data.has_seeded(engine, MANAGER_A, ["b"])  # another store's marks are not visible either
+
+
+def test_local_daily_totals_use_each_stores_own_days(engine) -> None:
+    with Session(engine) as s:
+        s.get(Store, "b").timezone = "America/New_York"  # 08:00-10:00 UTC is 04:00-06:00 there, same day
+        late = T0.replace(hour=23)  # 23:00 UTC on 1 June: already 2 June in Berlin, still 1 June in UTC
+        s.add(AggregateRecord(store_id="c", device_id="c-edge", camera_id="cam", window_start=late,
+                              window_end=late + timedelta(hours=1), entries=5, unique_visitors=5,
+                              age_histogram=[0] * 91))
+        s.get(Store, "c").timezone = "Europe/Berlin"
+        s.commit()
+    daily = data.local_daily_totals(engine, ANALYST, ["a", "b", "c"], date(2026, 6, 1), date(2026, 6, 2))
+    by = {(r.store_id, str(r.day)): r.unique_visitors for r in daily.itertuples()}
+    assert by[("a", "2026-06-01")] == 46 and by[("b", "2026-06-01")] == 300
+    assert by[("c", "2026-06-01")] == 1000 and by[("c", "2026-06-02")] == 5  # the Berlin store's own midnight
+    assert data.local_daily_totals(engine, MANAGER_A, ["a", "b"], date(2026, 6, 1), date(2026, 6, 2))[
+        "store_id"].unique().tolist() == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("tz", "now", "reach", "today", "last_week"),
+    [("UTC", datetime(2026, 6, 10, 15, 7, tzinfo=UTC), datetime(2026, 6, 10, 15, 0, tzinfo=UTC),
+      (datetime(2026, 6, 10, tzinfo=UTC), datetime(2026, 6, 10, 15, tzinfo=UTC)),
+      (datetime(2026, 6, 3, tzinfo=UTC), datetime(2026, 6, 3, 15, tzinfo=UTC))),
+     # Berlin moved to summer time between last Sunday and today: the same wall-clock hours are compared
+     ("Europe/Berlin", datetime(2026, 3, 30, 10, 0, tzinfo=UTC), datetime(2026, 3, 30, 9, 45, tzinfo=UTC),
+      (datetime(2026, 3, 29, 22, tzinfo=UTC), datetime(2026, 3, 30, 9, 45, tzinfo=UTC)),
+      (datetime(2026, 3, 22, 23, tzinfo=UTC), datetime(2026, 3, 23, 10, 45, tzinfo=UTC))),
+     ("UTC", datetime(2026, 6, 10, 8, 0, tzinfo=UTC), None,  # nothing yet today: up to now
+      (datetime(2026, 6, 10, tzinfo=UTC), datetime(2026, 6, 10, 8, tzinfo=UTC)),
+      (datetime(2026, 6, 3, tzinfo=UTC), datetime(2026, 6, 3, 8, tzinfo=UTC)))],
+)
+def test_today_is_compared_with_the_same_hours_last_week(tz, now, reach, today, last_week) -> None:
+    from dashboard.today import today_periods
+
+    got_today, got_week = today_periods(tz, now, reach)
+    assert (got_today.start, got_today.end) == today
+    assert (got_week.start, got_week.end) == last_week
+
+
+def test_today_so_far_sums_today_and_the_same_hours_a_week_ago(engine) -> None:
+    from dashboard.today import today_so_far
+
+    now = T0 + timedelta(hours=4, minutes=30)  # 12:30 UTC on 1 June; windows at 08:00 ... 11:00
+    week = T0 - timedelta(days=7)
+    with Session(engine) as s:
+        for h in range(5):  # a week earlier, 08:00-12:00
+            row = _record("a", h, 7)
+            row.window_start, row.window_end = row.window_start - timedelta(days=7), row.window_end - timedelta(days=7)
+            s.add(row)
+        s.commit()
+    numbers = today_so_far(engine, ANALYST, "a", "UTC", now=now)
+    assert numbers.today.unique_visitors == 10 + 11 + 12 + 13
+    assert numbers.reach == T0 + timedelta(hours=4)  # data reaches 12:00
+    assert numbers.last_week.start == week - timedelta(hours=8) and numbers.last_week.end == week + timedelta(hours=4)
+    assert numbers.last_week.unique_visitors == 7 * 4  # 08:00-12:00 of last week; its 12:00 window is left out
+    assert numbers.occupancy.peak == 0 and numbers.occupancy.latest_start == T0 + timedelta(hours=3)
+    assert today_so_far(engine, MANAGER_A, "b", "UTC", now=now).today.windows == 0  # not visible
+
+
+def _heat_rows(engine, heatmaps: list[dict]) -> None:
+    with Session(engine) as s:
+        for i, heat in enumerate(heatmaps):
+            start = T0 + timedelta(minutes=i)
+            s.add(AggregateRecord(store_id="b", device_id="b-x", camera_id=f"c{i}", window_start=start,
+                                  window_end=start + timedelta(minutes=1), heatmap=heat, age_histogram=[0] * 91))
+        s.commit()
+
+
+def test_heatmap_leaves_out_oversized_and_malformed_grids_and_clips_cells(engine, caplog) -> None:
+    good = {"cell_m": 0.5, "width_cells": 4, "height_cells": 3, "cells": [[1, 2, 5], [-1, 0, 9], [9, 9, 9]]}
+    _heat_rows(engine, [good,
+                        {"cell_m": 0.5, "width_cells": 3000, "height_cells": 3000, "cells": [[2999, 2999, 50]]},
+                        {"cell_m": 0.05, "width_cells": 4, "height_cells": 3, "cells": [[1, 1, 7]]},  # cells too small
+                        {"cell_m": 0.5, "width_cells": 4, "height_cells": 3, "cells": [["x"], [1]]},
+                        {"cell_m": 0.5, "width_cells": 4, "height_cells": "many", "cells": []}])
+    with caplog.at_level("WARNING", logger="dashboard.data"):
+        grid = data.heatmap(engine, ANALYST, "b", PERIOD)
+    assert grid.counts.shape == (3, 4) and grid.counts.sum() == 5 and grid.counts[2, 1] == 5
+    assert grid.skipped == 4
+    assert len([r for r in caplog.records if "left out 4" in r.getMessage()]) == 1  # one line per view
+
+
+def test_heatmap_rebins_a_finer_grid_onto_the_coarser_one(engine) -> None:
+    _heat_rows(engine, [{"cell_m": 1.0, "width_cells": 4, "height_cells": 3, "cells": [[1, 1, 2]]},
+                        {"cell_m": 0.5, "width_cells": 8, "height_cells": 6, "cells": [[3, 2, 5], [2, 3, 1]],
+                         "by_band": {"18-21": [[3, 2, 5]]}}])
+    grid = data.heatmap(engine, ANALYST, "b", PERIOD)
+    assert grid.cell_m == 1.0 and grid.counts.shape == (3, 4)
+    assert grid.counts[1, 1] == 2 + 5 + 1 and grid.total.sum() == 8
+    banded = data.heatmap(engine, ANALYST, "b", PERIOD, band=lambda recorded: [b for b in recorded if b == "18-21"])
+    assert banded.counts.sum() == 5 and banded.total.sum() == 8 and banded.bands == ("18-21",)
+
+
+def test_devices_carry_store_time_zone_and_demo_mark(engine) -> None:
+    with Session(engine) as s:
+        s.get(Store, "a").seeded = True
+        s.get(Store, "a").timezone = "Asia/Shanghai"
+        s.add(Device(device_id="a-edge", store_id="a", mqtt_username="a-edge", password_hash="x"))
+        s.add(Device(device_id="b-edge", store_id="b", mqtt_username="b-edge", password_hash="x"))
+        s.commit()
+    rows = data.devices(engine, ANALYST).set_index("device_id")
+    assert rows.loc["a-edge", "seeded"] and rows.loc["a-edge", "timezone"] == "Asia/Shanghai"
+    assert not rows.loc["b-edge", "seeded"] and rows.loc["b-edge", "timezone"] == "UTC"
+
+
+def test_offset_stretches_split_at_the_dst_change() -> None:
+    stretches = data.offset_stretches(date(2026, 3, 27), date(2026, 4, 1), "Europe/Berlin")
+    assert [(p.start, p.end, off, d) for p, off, d in stretches] == [
+        (datetime(2026, 3, 26, 23, tzinfo=UTC), datetime(2026, 3, 28, 23, tzinfo=UTC), 60, None),
+        (datetime(2026, 3, 28, 23, tzinfo=UTC), datetime(2026, 3, 29, 22, tzinfo=UTC), None, date(2026, 3, 29)),
+        (datetime(2026, 3, 29, 22, tzinfo=UTC), datetime(2026, 4, 1, 22, tzinfo=UTC), 120, None)]
+    assert len(data.offset_stretches(date(2026, 6, 1), date(2026, 8, 31), "Asia/Shanghai")) == 1
