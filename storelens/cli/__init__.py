@@ -15,7 +15,8 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from storelens import __version__
-from storelens.errors import EXIT_INTERRUPTED, EXIT_USAGE, StorelensError
+from storelens.errors import EXIT_INTERRUPTED, EXIT_USAGE, StorelensError, missing_extra
+from storelens.extras import extra_for
 from storelens.logsetup import configure_logging
 
 CONFIG_HELP = ("config file (default: $STORELENS_CONFIG, then /etc/storelens/storelens.yaml, then "
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         if info.name.startswith("cmd_"):
             importlib.import_module(f"{__name__}.{info.name}").register(subparsers)
     for command in _commands(subparsers):
+        command.set_defaults(command_name=command.prog)  # names the command in missing-extra errors
         if "--config" not in command._option_string_actions:
             # SUPPRESS: a subcommand must not reset a --config its runnable parent already parsed
             command.add_argument("--config", metavar="FILE", help=CONFIG_HELP, default=argparse.SUPPRESS)
@@ -62,12 +64,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     configure_logging(args.verbose)
     try:
-        return int(args.func(args) or 0)
+        return int(_run(args))
     except StorelensError as exc:
         print(f"storelens: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command; a missing third-party module becomes the one line naming the extra to install."""
+    command = getattr(args, "command_name", "storelens")
+    try:
+        return args.func(args) or 0
+    except ModuleNotFoundError as exc:
+        extra = extra_for(exc, command)
+        if extra is None:
+            raise
+        raise missing_extra(extra, command, exc) from exc
 
 
 if __name__ == "__main__":

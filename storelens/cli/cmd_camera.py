@@ -46,7 +46,8 @@ def _register_check(sub) -> None:
 
 
 def _register_snapshot(sub) -> None:
-    p = sub.add_parser("snapshot", help="one frame, faces blurred, entrance line/zones/floor grid drawn")
+    p = sub.add_parser("snapshot", help="one frame, faces and heads masked (any orientation; refused if it cannot be "
+                                        "made safe), entrance line/zones/floor grid drawn")
     p.add_argument("url")
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--camera", help="camera id in the config whose own lines/zones/floor grid to draw")
@@ -63,6 +64,8 @@ def _register_calibrate(sub) -> None:
     p.add_argument("--config", required=True, help="config YAML to write edge.analytics.homography into")
     p.add_argument("--camera", help="write into this camera's own analytics section (edge.cameras[id])")
     p.add_argument("--dry-run", action="store_true", help="report the error but do not write")
+    p.add_argument("--force", action="store_true",
+                   help="write even a fit above 1 m RMS (normally refused as a wrong pair)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_calibrate)
 
@@ -144,11 +147,15 @@ def _snapshot(args: argparse.Namespace) -> int:
     _quiet_video_backend(args)
     from pathlib import Path
 
+    from edge_agent.technician.privacy import build_privacy_guard
     from edge_agent.technician.snapshot import snapshot
+    from storelens.cli import load_cli_config
 
-    cfg, detector = _detector(args)
-    blurred = snapshot(args.url, Path(args.out), detector, _camera_analytics(cfg, args.camera), args.timeout)
-    print(f"{args.out}: written, {blurred} face(s) blurred")
+    cfg = load_cli_config(args)
+    analytics = _camera_analytics(cfg, args.camera)
+    guard = build_privacy_guard(cfg)  # face and person models: a missing one fails before the camera opens
+    shot = snapshot(args.url, Path(args.out), guard, analytics, args.timeout)
+    print(f"{args.out}: written, {shot.face_count} face(s) blurred, heads of {shot.persons} person(s) blurred")
     return 0
 
 
@@ -172,23 +179,58 @@ def _homography_key(camera_id: str | None) -> str:
 def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from edge_agent.technician.calibrate import fit, parse_pair, read_pairs_file, write_into_config
+    from edge_agent.technician.calibrate import check_inside, fit, judge, parse_pair, read_pairs_file
+    from storelens.errors import InputError
 
     pairs = [parse_pair(text) for text in args.pair]
     if args.points:
         pairs += read_pairs_file(Path(args.points))
-    result = fit(pairs, tuple(args.floor_size) if args.floor_size else None)
+    current = _current_analytics(Path(args.config), args.camera)
+    floor_size = tuple(args.floor_size) if args.floor_size else _floor_size(current)
+    check_inside(pairs, floor_size)
+    result = fit(pairs, floor_size)
+    verdict = judge(pairs, result, current.heatmap_cell_m if current else 0.5)
+    for line in verdict.warnings:
+        print(f"storelens: warning: {line}", file=sys.stderr)
+    if verdict.refused and not args.force:
+        raise InputError(f"{verdict.refused}; config not changed (--force writes it anyway)")
     if not args.dry_run:
+        from edge_agent.technician.calibrate import write_into_config
+
         write_into_config(Path(args.config), result.homography, args.camera)
-    data = {"pairs": len(pairs), "rms_m": round(result.rms_m, 4),
+    _emit(args, _calibration_json(args, pairs, result, verdict), _calibration_text(args, pairs, result))
+    return 0
+
+
+def _current_analytics(path, camera_id: str | None):
+    """The analytics section the calibration goes into, as the config has it now (None: no file yet)."""
+    from storelens.config import load_config
+
+    if not path.exists():
+        return None
+    return _camera_analytics(load_config(path), camera_id)
+
+
+def _floor_size(analytics) -> tuple[float, float] | None:
+    """The floor size already calibrated for this section, so new points are checked against it."""
+    homography = analytics.homography if analytics is not None else None
+    return (homography.floor_width_m, homography.floor_height_m) if homography else None
+
+
+def _calibration_json(args, pairs, result, verdict) -> dict:
+    return {"pairs": len(pairs), "rms_m": round(result.rms_m, 4),
             "point_errors_m": [round(float(e), 4) for e in result.point_errors_m],
-            "written": None if args.dry_run else args.config}
-    _emit(args, data, [
-        *[f"pair {i + 1}: {p[0]} px -> {p[1]} m, error {e:.3f} m" for i, (p, e) in enumerate(zip(pairs, result.point_errors_m, strict=True))],
+            "rms_without_m": [round(e, 4) for e in verdict.rms_without_m], "suspect_pairs": verdict.suspects,
+            "warnings": verdict.warnings, "written": None if args.dry_run else args.config}
+
+
+def _calibration_text(args, pairs, result) -> list[str]:
+    return [
+        *[f"pair {i + 1}: {p[0]} px -> {p[1]} m, error {e:.3f} m"
+          for i, (p, e) in enumerate(zip(pairs, result.point_errors_m, strict=True))],
         f"reprojection error {result.rms_m:.3f} m RMS over {len(pairs)} pairs",
         "dry run: config not changed" if args.dry_run else f"{args.config}: {_homography_key(args.camera)} written",
-    ])
-    return 0
+    ]
 
 
 def _discover(args: argparse.Namespace) -> int:

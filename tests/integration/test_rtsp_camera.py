@@ -49,24 +49,45 @@ class RtspServer:
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(timeout=10)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # GStreamer busy tearing a client down: the camera dies harder
+                self.proc.kill()
+                self.proc.wait(timeout=10)
         self.proc = None
 
 
+def encode_for_rtsp(source: Path, out: Path) -> Path:
+    """H.264 at 10 fps with a keyframe every second, encoded once, so the server only sends packets."""
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(source), "-an", "-r", "10", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-tune", "zerolatency", "-g", "10", "-b:v", "800k", "-pix_fmt", "yuv420p",
+                    str(out)], check=True, timeout=120)
+    return out
+
+
+@pytest.fixture(scope="module")
+def pets_h264(media_dir, tmp_path_factory) -> Path:
+    return encode_for_rtsp(media_dir / "video" / "vtest_pets2009_480x360.avi",
+                           tmp_path_factory.mktemp("rtsp") / "pets.mp4")
+
+
 @pytest.fixture
-def rtsp(media_dir):
-    server = RtspServer(media_dir / "video" / "vtest_pets2009_480x360.avi").start()
+def rtsp(pets_h264):
+    server = RtspServer(pets_h264).start()
     yield server
     server.stop()
 
 
-def test_probe_reports_the_stream(rtsp, capsys):
+def test_probe_reports_the_stream(rtsp, capsys, monkeypatch):
+    # Over UDP a starved 2-core CI box loses real packets, which the probe rightly counts as drops;
+    # over TCP nothing is lost on loopback, so any drop reported here would be the counter inventing it.
+    monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
     assert main(["camera", "probe", rtsp.url, "--seconds", "3", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["kind"], report["width"], report["height"], report["codec"]) == ("rtsp", 480, 360, "h264")
     assert report["fps_declared"] == pytest.approx(10, abs=0.5)
     assert report["frames"] >= 10 and report["reconnects"] == 0
-    assert report["dropped_frames"] <= report["frames"] // 10  # loopback: at most a hiccup under CPU load
+    assert report["dropped_frames"] <= max(1, report["frames"] // 10)
 
 
 def test_probe_counts_a_drop_and_the_stream_coming_back(rtsp):
@@ -122,7 +143,7 @@ def test_check_over_rtsp_sees_the_faces(tmp_path, media_dir, model_dir, capsys):
     writer.release()
     config = tmp_path / "store.yaml"
     config.write_text(f"models:\n  dir: {model_dir}\n  providers: [cpu]\n")
-    server = RtspServer(video, "/faces").start()
+    server = RtspServer(encode_for_rtsp(video, tmp_path / "door.mp4"), "/faces").start()
     try:
         assert main(["camera", "check", server.url, "--seconds", "3", "--config", str(config), "--json"]) == 0
     finally:

@@ -12,10 +12,11 @@ from types import SimpleNamespace as NS
 import numpy as np
 import pytest
 
+from edge_agent.attributes.age_faceapi import SINGLE_VIEW_POLICY, readout_for
 from edge_agent.pipeline import CameraPipeline, build_gallery
 from edge_agent.types import Detections
 from hardware.analytics_sink import AnalyticsSink, FrameClock, geometry_only, is_live
-from hardware.probe_adapter import AgeDecoder, FrameDetections, NvdsReader, ProbeAdapter
+from hardware.probe_adapter import FaceApiDecoder, FrameDetections, NvdsReader, ProbeAdapter
 from storelens.config import parse_config
 from storelens.errors import ConfigError
 from tests.unit.test_probe_adapter import (
@@ -24,11 +25,10 @@ from tests.unit.test_probe_adapter import (
     MUX,
     PERSON,
     FakePyds,
-    age_weights,
+    faceapi_layers,
     frame_meta,
     glist,
     obj,
-    one_hot,
     tensor_user_meta,
 )
 
@@ -37,6 +37,9 @@ SOURCE = (1920, 1080)  # camera pixels; the mux runs at 1280x720, so the adapter
 SCALE = MUX[0] / SOURCE[0]
 FRAME_NS = 100_000_000  # 10 fps
 VISITOR_AGE = 35
+# The network output that the default calibration (edge.age.calibration: cal1) reports as VISITOR_AGE + 0.4.
+_CAL1 = readout_for(SINGLE_VIEW_POLICY).age_map
+NETWORK_AGE = float(np.interp(VISITOR_AGE + 0.4, _CAL1.values, _CAL1.knots))
 SCENE = {
     "store_id": "s-1", "device_id": "jetson-1",
     "edge": {
@@ -77,7 +80,7 @@ def _batch(pyds: FakePyds, i: int):
     x1, y1, x2, y2 = (v * SCALE for v in _person_box(i))
     person = obj(x1, y1, x2 - x1, y2 - y1, comp=PERSON, oid=11, conf=0.9)
     face_x, face_w = (x1 + x2) / 2 - 20, 40
-    user = [tensor_user_meta(pyds.tensor(one_hot(VISITOR_AGE).tolist()))] if i % 3 == 0 else []
+    user = [tensor_user_meta(pyds.tensor(faceapi_layers(NETWORK_AGE)))] if i % 3 == 0 else []
     face = obj(face_x, y1 + 10, face_w, 40, comp=FACE, oid=12, conf=0.8, user=user)
     meta = frame_meta([person, face], pad=0, num=i, size=SOURCE)
     meta.buf_pts = i * FRAME_NS
@@ -87,7 +90,7 @@ def _batch(pyds: FakePyds, i: int):
 def _walk_through(sink: AnalyticsSink, frames: int = 34) -> None:
     pyds = FakePyds({})
     probe = ProbeAdapter(NvdsReader(pyds, age_component_id=AGE), sink, ok="OK", face_component_id=FACE,
-                         person_component_id=PERSON, mux_size=MUX, age=AgeDecoder(age_weights()))
+                         person_component_id=PERSON, mux_size=MUX, age=FaceApiDecoder())
     for i in range(frames):
         buffer = object()
         pyds.batches[hash(buffer)] = _batch(pyds, i)
@@ -241,3 +244,35 @@ def test_deepstream_faces_feed_camera_health_only_when_pixels_were_copied():
         health[name] = pipeline.face_health()
     assert health["pixels"].faces_seen == 1 and health["pixels"].median_face_px > 0
     assert health["no pixels"].faces_seen == 0
+
+
+def test_a_failing_stage_is_counted_and_the_camera_goes_on_with_its_window(caplog):
+    """The DeepStream path is supervised like `edge run`: one log line, the pipeline rebuilt, nothing lost."""
+    windows = Windows()
+    cfg = parse_config({**SCENE, "edge": {**SCENE["edge"], "window_minutes": 1}})
+    sink = _sink(windows, cfg)
+    calls = []
+
+    def rebuild(old):
+        new = CameraPipeline(cfg, cfg.edge.cameras[0], detector=_must_not_run, faces=_must_not_run, embedder=None,
+                             gallery=old.gallery, mapper=None)
+        new.adopt_windows(old)
+        calls.append(new)
+        return new
+
+    sink._rebuild = rebuild
+    pipeline = sink._pipelines[0]
+    original = pipeline.scene.update
+    pipeline.scene.update = lambda *a, **k: (_ for _ in ()).throw(ValueError("bad geometry"))
+    with caplog.at_level(logging.ERROR):
+        for i in range(5):
+            sink(_frame(i))  # frame 0 fails; the rebuilt pipeline takes the next ones
+        sink(_frame(61 * 10))  # closes the first window: it still holds every frame
+    pipeline.scene.update = original
+    sink.flush(partial=False)
+    first, second = windows.windows
+    assert (first.frames, second.frames) == (5, 1) and len(calls) == 1
+    assert sink.supervisors[0].errors == 1
+    assert [r.getMessage() for r in caplog.records if "stage analytics failed" in r.getMessage()] == [
+        "camera door: stage analytics failed (ValueError: bad geometry); rebuilding the pipeline with its open window "
+        "kept, the other cameras keep running"]

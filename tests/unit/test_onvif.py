@@ -1,7 +1,9 @@
 """ONVIF: WS-Security digest, the imaging service against a local SOAP endpoint, WS-Discovery on loopback.
 
-The SOAP endpoint is a tiny HTTP server in the test that speaks GetServices, GetVideoSources,
-Get/SetImagingSettings and checks every request's UsernameToken digest, as a camera does.
+The SOAP endpoint is a tiny HTTP server in the test that speaks GetSystemDateAndTime (without
+authentication), GetServices, GetVideoSources, Get/SetImagingSettings and checks every other
+request's UsernameToken digest and that its Created lies within a few seconds of the camera's own
+clock, as a camera does; the fake camera's clock can be set off the box's.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import socket
 import threading
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -20,7 +22,9 @@ from edge_agent.technician.onvif import (
     NS,
     OnvifCamera,
     OnvifError,
+    envelope,
     imaging_body,
+    parse_system_time,
     password_digest,
     security_header,
 )
@@ -60,10 +64,22 @@ def test_set_imaging_body_sends_only_what_changes(backlight, wdr, level, present
 class FakeCamera:
     """State and message handling of the fake device; the HTTP layer is below."""
 
+    WINDOW_S = 5.0  # how far a token's Created may be from the camera's clock (cameras allow a few seconds)
+
     def __init__(self, port: int) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self.settings = {"BacklightCompensation": ("OFF", "0"), "WideDynamicRange": ("OFF", "50")}
         self.requests: list[str] = []
+        self.clock_offset = timedelta(0)  # the camera's clock minus the real time
+        self.tells_time = True
+        self.refused_for_time = 0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.clock_offset
+
+    def open_operation(self, root: ET.Element) -> bool:
+        """ONVIF lets GetSystemDateAndTime through unauthenticated, so clients can learn the clock."""
+        return root.find("s:Body/tds:GetSystemDateAndTime", NS) is not None
 
     def authorised(self, root: ET.Element) -> bool:
         token = root.find("s:Header/wsse:Security/wsse:UsernameToken", {**NS, **WSSE})
@@ -71,13 +87,25 @@ class FakeCamera:
             return False
         nonce = base64.b64decode(token.findtext("wsse:Nonce", "", WSSE))
         created = token.findtext("wsu:Created", "", WSSE)
-        age = abs((datetime.now(UTC) - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
-        return age < 60 and token.findtext("wsse:Password", "", WSSE) == password_digest(nonce, created, PASSWORD)
+        if token.findtext("wsse:Password", "", WSSE) != password_digest(nonce, created, PASSWORD):
+            return False
+        skew = abs((self.now() - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
+        self.refused_for_time += skew > self.WINDOW_S
+        return skew <= self.WINDOW_S
 
     def answer(self, path: str, root: ET.Element) -> str:
         op = root.find("s:Body", NS)[0]
         name = op.tag.split("}")[1]
         self.requests.append(f"{path} {name}")
+        if name == "GetSystemDateAndTime":
+            if not self.tells_time:
+                raise ValueError("ter:ActionNotSupported: not implemented")
+            n = self.now()
+            return ("<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:DateTimeType>Manual</tt:DateTimeType>"
+                    f"<tt:UTCDateTime><tt:Time><tt:Hour>{n.hour}</tt:Hour><tt:Minute>{n.minute}</tt:Minute>"
+                    f"<tt:Second>{n.second}</tt:Second></tt:Time><tt:Date><tt:Year>{n.year}</tt:Year>"
+                    f"<tt:Month>{n.month}</tt:Month><tt:Day>{n.day}</tt:Day></tt:Date></tt:UTCDateTime>"
+                    "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>")
         if name == "GetServices":
             return ("<tds:GetServicesResponse>" + "".join(
                 f"<tds:Service><tds:Namespace>{NS[k]}</tds:Namespace><tds:XAddr>{self.base}/onvif/{k}</tds:XAddr></tds:Service>"
@@ -114,7 +142,7 @@ def camera():
         def do_POST(self):  # noqa: N802 - http.server's naming
             fake: FakeCamera = state["camera"]
             root = ET.fromstring(self.rfile.read(int(self.headers["Content-Length"])))
-            if not fake.authorised(root):
+            if not fake.open_operation(root) and not fake.authorised(root):
                 return self._reply(400, _fault("ter:NotAuthorized", "Sender not Authorized"))
             try:
                 self._reply(200, _soap(fake.answer(self.path, root)))
@@ -149,8 +177,45 @@ def test_read_then_switch_on_wdr_and_backlight(camera):
     client.set_imaging(token, backlight=True, wdr=True, level=70)
     got = client.get_imaging(token)
     assert (got.backlight_mode, got.backlight_level, got.wdr_mode, got.wdr_level) == ("ON", 70.0, "ON", 70.0)
-    assert camera.requests[0] == "/onvif/device_service GetServices"
+    assert camera.requests[:2] == ["/onvif/device_service GetSystemDateAndTime", "/onvif/device_service GetServices"]
     assert "/onvif/timg SetImagingSettings" in camera.requests  # went to the advertised imaging XAddr
+
+
+@pytest.mark.parametrize("drift", [timedelta(hours=3), timedelta(minutes=-47), timedelta(days=-400),
+                                   timedelta(seconds=30)])
+def test_a_camera_whose_clock_drifted_still_accepts_us(camera, drift):
+    camera.clock_offset = drift
+    client = OnvifCamera(f"{camera.base}/onvif/device_service", USER, PASSWORD)
+    assert client.video_source_token() == "VS_1"
+    client.set_imaging("VS_1", wdr=True)
+    assert camera.settings["WideDynamicRange"][0] == "ON" and camera.refused_for_time == 0
+    assert abs((client.clock_offset - drift).total_seconds()) < 2  # the camera reports whole seconds
+    assert camera.requests[0] == "/onvif/device_service GetSystemDateAndTime"
+    assert sum("GetSystemDateAndTime" in r for r in camera.requests) == 1  # read once per client
+
+
+def test_the_fake_camera_really_refuses_a_token_from_another_time(camera):
+    camera.clock_offset = timedelta(minutes=10)
+    header = security_header(USER, PASSWORD)  # the box's clock: 10 minutes behind the camera
+    root = ET.fromstring(envelope("<tds:GetServices/>", header))
+    assert not camera.authorised(root) and camera.refused_for_time == 1
+    root = ET.fromstring(envelope("<tds:GetServices/>", security_header(USER, PASSWORD,
+                                                                       clock_offset=timedelta(minutes=10))))
+    assert camera.authorised(root)
+
+
+def test_a_camera_that_does_not_tell_its_time_is_signed_with_ours(camera):
+    camera.tells_time = False
+    client = OnvifCamera(f"{camera.base}/onvif/device_service", USER, PASSWORD)
+    assert client.video_source_token() == "VS_1" and client.clock_offset == timedelta(0)
+
+
+def test_system_time_parse_refuses_nonsense():
+    reply = ET.fromstring(_soap("<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:UTCDateTime>"
+                                "<tt:Time><tt:Hour>25</tt:Hour><tt:Minute>0</tt:Minute><tt:Second>0</tt:Second></tt:Time>"
+                                "<tt:Date><tt:Year>2026</tt:Year><tt:Month>1</tt:Month><tt:Day>1</tt:Day></tt:Date>"
+                                "</tt:UTCDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"))
+    assert parse_system_time(reply) is None
 
 
 def test_wrong_password_is_one_clear_error(camera):
