@@ -42,7 +42,8 @@ class MosquittoServer:
 
     def start(self) -> MosquittoServer:
         self.proc = subprocess.Popen(["mosquitto", "-c", str(self.files.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         wait_for_port(self.port, self.proc, self.files.log)
         log.info("mosquitto on 127.0.0.1:%s (TLS) in %s", self.port, self.directory)
         return self

@@ -78,7 +78,8 @@ class PostgresServer:
         cmd = [pg_bin("postgres"), "-D", str(data), "-p", str(self.port), "-h", "127.0.0.1",
                "-k", str(self.root), "-c", "fsync=off", "-c", "max_connections=50"]
         with open(log_file, "ab") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **_as_user())
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                         **_as_user())
         wait_for_port(self.port, self.proc, log_file, timeout_s=30)
         self._wait_ready()
         log.info("postgres on 127.0.0.1:%s in %s", self.port, self.root)

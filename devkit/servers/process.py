@@ -16,6 +16,11 @@ from storelens.errors import UnavailableError
 
 log = logging.getLogger(__name__)
 
+# Each server starts in its own session (start_new_session=True). Ctrl-C in a terminal signals the
+# whole foreground process group: the servers would die at once, before the services using them
+# had stopped (the demo then logged "broker unavailable" for every client while shutting down).
+# Their owner stops them, in reverse order, after those services.
+
 
 class ServerError(UnavailableError):
     """A local server could not be started."""

@@ -60,7 +60,7 @@ class RedisServer:
                                       appendfsync=self.appendfsync, password=self.password))
         conf.chmod(0o600)  # holds requirepass
         self.proc = subprocess.Popen(["redis-server", str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_port(self.port, self.proc, self.data_dir / "redis.log")
         log.info("redis-server on 127.0.0.1:%s (AOF %s) in %s", self.port, self.appendfsync, self.data_dir)
         return self
