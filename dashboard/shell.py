@@ -20,9 +20,13 @@ AUTO = "auto"
 
 
 class LocalisedDash(dash.Dash):
-    """Dash whose index page carries the request's language (fonts, screen readers, hyphenation)."""
+    """Dash whose index page carries the request's language (fonts, screen readers, hyphenation) and,
+    for Chinese, the date pickers' locale (month and weekday names)."""
 
     def interpolate_index(self, **kwargs) -> str:
+        locale_script = i18n.datefns_script()
+        if locale_script:  # before Dash's own scripts: the date pickers look for it when they render
+            kwargs["scripts"] = f'<script src="{locale_script}"></script>\n{kwargs.get("scripts", "")}'
         page = super().interpolate_index(**kwargs)
         return page.replace("<html>", f'<html lang="{i18n.html_lang()}">', 1)
 

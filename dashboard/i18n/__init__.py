@@ -39,6 +39,10 @@ DEFAULT = "en"
 LANGUAGES: dict[str, str] = {"en": "English", "zh_Hans": "简体中文"}  # each language names itself
 HTML_LANG = {"en": "en", "zh_Hans": "zh-Hans"}
 PLOTLY_LOCALE = {"zh_Hans": "zh-CN"}
+# dcc.DatePickerRange formats with date-fns and takes a locale only from the page (see datefns/README.md).
+DATEFNS_LOCALE = {"zh_Hans": "zh-CN"}
+DATEFNS_DIR = Path(__file__).resolve().parent / "datefns"
+DATEFNS_ROUTE = "/_storelens/date-fns/"
 EXTENSION = "storelens_i18n"
 
 
@@ -81,6 +85,19 @@ def _compile(po_file: Path) -> Translations:
 
 def install(server: flask.Flask, catalogs: Catalogs) -> None:
     server.extensions[EXTENSION] = catalogs
+    server.add_url_rule(f"{DATEFNS_ROUTE}<name>.js", "storelens_datefns_locale", _datefns_locale)
+
+
+def _datefns_locale(name: str) -> flask.Response:
+    if name not in DATEFNS_LOCALE.values():  # only the shipped files, never a path from the URL
+        flask.abort(404)
+    return flask.send_from_directory(DATEFNS_DIR, f"{name}.min.js", mimetype="text/javascript", max_age=86_400)
+
+
+def datefns_script() -> str | None:
+    """URL of the date pickers' locale for this request's language; None for English (date-fns' own)."""
+    name = DATEFNS_LOCALE.get(language())
+    return None if name is None else f"{DATEFNS_ROUTE}{name}.js"
 
 
 def negotiate(tags: Iterable[str]) -> str:

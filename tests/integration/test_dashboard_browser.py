@@ -717,6 +717,19 @@ def test_technician_sees_numbers_advice_filter_and_detail(site, desktop) -> None
 CHINESE_ON_STORE = ("今日截至目前", "独立访客", "每日访客", "楼层热力图", "门店")
 
 
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+             "October", "November", "December")
+
+
+def _open_calendar(browser, range_id: str) -> str:
+    """Open a date range picker and return its month headers' text."""
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(By.ID, range_id).click()  # Dash gives the id to the start date's input
+    return wait_until(lambda: " ".join(e.text for e in browser.find_elements(
+        By.CSS_SELECTOR, ".dash-datepicker-calendar-month-header") if e.text.strip()), 20, "the calendar")
+
+
 def test_chinese_user_setting_and_browser_default(site, desktop) -> None:
     from selenium.webdriver.common.by import By
 
@@ -739,6 +752,11 @@ def test_chinese_user_setting_and_browser_default(site, desktop) -> None:
     assert _number(wait_text(browser, "kpi-visitors")) == _sql_sum(engine, "unique_visitors", LIVE, period)
     ticks = full_layout(browser, "store-by-day", "xaxis.ticktext")
     assert ticks and all("日" in t for t in ticks)  # dates localised (6月1日, 1日周一)
+    assert "月" in _open_calendar(browser, "store-dates")  # the date picker's month names too (十二月)
+    shot(browser, "store_zh_calendar")
+    browser.get(f"{url}/store?store={LIVE}")
+    wait_text(browser, "kpi-visitors")
+    settle(browser)
     shot(browser, "store_zh")
     browser.get(f"{url}/layout?store={LIVE}")
     wait_text(browser, "ba-zones-table")
@@ -752,6 +770,11 @@ def test_chinese_user_setting_and_browser_default(site, desktop) -> None:
     from dashboard.i18n.settings import user_language
 
     assert user_language(engine, "li") == "en"
+
+    browser.get(f"{url}/store?store={LIVE}")
+    wait_text(browser, "kpi-visitors")
+    header = _open_calendar(browser, "store-dates")
+    assert "月" not in header and any(m in header for m in MONTHS_EN), header
 
     _heartbeat(engine)
     accept_language(browser, "zh-CN,zh;q=0.9,en;q=0.5")  # a user without a setting: the browser decides

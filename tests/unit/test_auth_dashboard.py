@@ -204,3 +204,20 @@ def test_the_app_can_be_built_on_a_thread_started_after_dash_was_imported(db, mo
     thread.join(60)
     assert len(built) == 1 and not isinstance(built[0], Exception), built
     assert built[0].server.test_client().get("/healthz").status_code == 200
+
+
+def test_the_date_picker_locale_is_served_only_for_chinese_pages_and_only_the_shipped_file(client) -> None:
+    client.post("/login", data={"username": "mia", "password": "mia-password"})
+    chinese = client.get("/store", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).get_data(as_text=True)
+    english = client.get("/store", headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
+    assert '<script src="/_storelens/date-fns/zh-CN.js"></script>' in chinese
+    assert "date-fns" not in english
+    served = client.get("/_storelens/date-fns/zh-CN.js")
+    assert served.status_code == 200 and served.mimetype == "text/javascript"
+    assert b"zhCN" in served.data  # it registers window.dateFns.locale.zhCN
+    assert client.get("/_storelens/date-fns/fr.js").status_code == 404
+    for other in ("..%2Fzh-CN.js", "zh-CN.min.js", "..%2F..%2Fdashboard.po"):  # no file beside or above it
+        reply = client.get(f"/_storelens/date-fns/{other}")
+        assert reply.status_code == 404 or (reply.mimetype == "text/html" and b"zhCN" not in reply.data)
+    client.get("/logout")
+    assert client.get("/_storelens/date-fns/zh-CN.js").status_code == 302  # behind the log-in like the pages
