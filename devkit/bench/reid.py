@@ -13,9 +13,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from edge_agent.sources.video import decoded_images
 from edge_agent.tracking.quality import usable_crops
 
 log = logging.getLogger(__name__)
@@ -63,22 +63,13 @@ class Separation:
 def embed_gt_crops(video: Path, gt: dict[int, tuple[np.ndarray, np.ndarray]], embedder) -> GtCrops:
     """Embed every ground-truth box of the video (frames are decoded once, in order)."""
     frames, idents, goods, vectors = [], [], [], []
-    cap = cv2.VideoCapture(str(video))
-    try:
-        index = 0
-        while True:
-            ok, image = cap.read()
-            if not ok:
-                break
-            index += 1
-            ids, boxes = gt.get(index, (np.zeros(0, int), np.zeros((0, 4))))
-            if len(ids):
-                vectors.append(embedder.embed(image, boxes))
-                goods.append(usable_crops(boxes, image.shape[1], image.shape[0]))
-                frames.append(np.full(len(ids), index))
-                idents.append(ids)
-    finally:
-        cap.release()
+    for index, image in enumerate(decoded_images(video), start=1):
+        ids, boxes = gt.get(index, (np.zeros(0, int), np.zeros((0, 4))))
+        if len(ids):
+            vectors.append(embedder.embed(image, boxes))
+            goods.append(usable_crops(boxes, image.shape[1], image.shape[0]))
+            frames.append(np.full(len(ids), index))
+            idents.append(ids)
     if not vectors:
         raise ValueError(f"{video}: no frame matched the ground truth")
     return GtCrops(*(np.concatenate(a) for a in (frames, idents, goods, vectors)))

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import yaml
 
@@ -20,6 +19,7 @@ from edge_agent.audit.groundtruth import load_ground_truth
 from edge_agent.audit.report import AuditReport, count_accuracy
 from edge_agent.audit.run import run_pipeline
 from edge_agent.samples import get_sample, sample_config_path
+from edge_agent.sources.video import decoded_images
 from edge_agent.tracking.appearance import colour_histograms
 from storelens.config import StorelensConfig, load_config
 from storelens.config.models import ModelsConfig
@@ -115,18 +115,11 @@ def pets_sanity(video: Path, models: ModelsConfig, min_frames: int = 30, same_co
 
 
 def _track_colours(video: Path, tracks: dict) -> dict[int, list[np.ndarray]]:
-    cap = cv2.VideoCapture(str(video))
     out: dict[int, list[np.ndarray]] = {}
-    number = 0
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        number += 1
+    for number, image in enumerate(decoded_images(video), start=1):
         ids, boxes = tracks.get(number, ([], np.zeros((0, 4))))
         for track, colour in zip(np.asarray(ids).tolist(), colour_histograms(image, boxes), strict=True):
             out.setdefault(track, []).append(colour)
-    cap.release()
     return out
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import cv2
+import numpy as np
 
 from edge_agent.sources.frame import Frame
 from edge_agent.sources.stream_time import StreamClock, container_shortfall, frames_in_stream
@@ -53,6 +54,21 @@ def video_capture(url: str, open_timeout_s: float, read_timeout_s: float) -> cv2
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
               cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000)]
     return cv2.VideoCapture(int(url) if url.isdigit() else url, cv2.CAP_ANY, params)
+
+
+def decoded_images(path: Path) -> Iterator[np.ndarray]:
+    """Every image a video file decodes to, in order, for offline evaluation (audits, benchmarks).
+
+    No timestamps, pacing or truncation check: FileSource does those for the pipeline."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        while True:
+            ok, image = cap.read()
+            if not ok:
+                return
+            yield image
+    finally:
+        cap.release()
 
 
 class _Throttle:

@@ -4,14 +4,15 @@ cosine separation of same-person vs different-person crops. Used by `storelens b
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from edge_agent.sources.video import decoded_images
 from edge_agent.tracking.embedder import ReidEmbedder
 from edge_agent.tracking.quality import usable_crops
 from edge_agent.tracking.tracker import PersonTracker
@@ -41,18 +42,11 @@ class TrackingScore:
 def track_video(video: Path, detector, tracker: PersonTracker, max_frames: int | None = None,
                 progress: Callable[[], None] | None = None) -> list[Detections]:
     """Tracked people per frame of a video file; `progress()` after each frame."""
-    cap = cv2.VideoCapture(str(video))
     out: list[Detections] = []
-    try:
-        while max_frames is None or len(out) < max_frames:
-            ok, image = cap.read()
-            if not ok:
-                break
-            out.append(tracker.update(detector(image)))
-            if progress is not None:
-                progress()
-    finally:
-        cap.release()
+    for image in itertools.islice(decoded_images(video), max_frames):
+        out.append(tracker.update(detector(image)))
+        if progress is not None:
+            progress()
     return out
 
 

@@ -7,10 +7,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 
+import numpy as np
 import pytest
 
 from edge_agent.sources import FileSource, LiveSource, open_source
-from edge_agent.sources.video import is_live
+from edge_agent.sources.video import decoded_images, is_live
 from storelens.config.sources import CameraConfig
 from storelens.errors import InputError
 
@@ -37,6 +38,13 @@ def test_file_frames_have_position_timestamps(video) -> None:
     assert [f.index for f in frames[:3]] == [0, 1, 2]
     assert frames[25].ts - frames[0].ts == timedelta(seconds=1)
     assert frames[0].ts == START and frames[0].camera_id == "c1" and frames[0].image.shape == (480, 640, 3)
+
+
+def test_decoded_images_are_the_frames_the_pipeline_source_sees(video) -> None:
+    images = list(decoded_images(video))
+    frames = list(FileSource(CameraConfig(id="c1", url=str(video), start_time=START)))
+    assert len(images) == len(frames) == 71
+    assert all(np.array_equal(a, f.image) for a, f in zip(images[::10], frames[::10], strict=True))
 
 
 def test_loop_keeps_time_moving_forward(video) -> None:
