@@ -145,23 +145,22 @@ class CameraPipeline:
     def skip(self, frame: Frame) -> list[AggregateWindow]:
         """A frame that is not analysed (the camera is backing off after stage failures): its time
         moves the windows on and counts as gap seconds. Returns the windows it closed."""
-        since = self._last_ts or frame.ts
-        closed = self._windower.advance(frame.ts)
-        self._windower.add_gap(since, frame.ts, closed)
-        self._last_ts = frame.ts
-        self._frame_size = (frame.image.shape[1], frame.image.shape[0])
-        self.scene.ensure_heatmap(*self._frame_size)
-        return [self._build(w) for w in closed]
+        return self._move_to(frame, gap_since=self._last_ts or frame.ts)
 
     def _advance(self, frame: Frame) -> list[AggregateWindow]:
-        """Move the windows to this frame's time; build the ones it closed."""
-        closed = self._windower.advance(frame.ts)
-        if frame.gap_s > 0:
-            self._windower.add_gap(frame.ts - timedelta(seconds=frame.gap_s), frame.ts, closed)
-        window = self._windower.current
-        window.add("frames", 1)
-        self._last_ts = frame.ts
+        """Move the windows to this frame's time and count it; build the ones it closed."""
+        gap_since = frame.ts - timedelta(seconds=frame.gap_s) if frame.gap_s > 0 else None
+        closed = self._move_to(frame, gap_since)
+        self._windower.current.add("frames", 1)
         self.times.frames += 1
+        return closed
+
+    def _move_to(self, frame: Frame, gap_since: datetime | None) -> list[AggregateWindow]:
+        """The windows at this frame's time, [gap_since, frame time) as gap seconds; the closed ones built."""
+        closed = self._windower.advance(frame.ts)
+        if gap_since is not None:
+            self._windower.add_gap(gap_since, frame.ts, closed)
+        self._last_ts = frame.ts
         self._frame_size = (frame.image.shape[1], frame.image.shape[0])
         self.scene.ensure_heatmap(*self._frame_size)  # before a window is built
         return [self._build(w) for w in closed]
