@@ -26,6 +26,11 @@ def read_secret(*, env: str, file: Path | None, what: str, mode: str, required: 
     return value
 
 
+def ingest_username(cfg, worker: str) -> str:
+    """The broker account of ingest worker `worker`: `{worker}` in cloud.ingest_username becomes its name."""
+    return cfg.cloud.ingest_username.replace("{worker}", worker)
+
+
 def ingest_login(cfg, worker: str) -> tuple[str, str]:
     """(username, password) of ingest worker `worker`: its own broker account. `{worker}` in
     cloud.ingest_username and cloud.ingest_password_file becomes the worker name."""
@@ -33,7 +38,7 @@ def ingest_login(cfg, worker: str) -> tuple[str, str]:
     file = Path(str(cloud.ingest_password_file).replace("{worker}", worker)) if cloud.ingest_password_file else None
     password = read_secret(env="STORELENS_INGEST_PASSWORD", file=file, what=f"cloud.ingest_password (worker {worker})",
                            mode=cfg.mode, required=True)
-    return cloud.ingest_username.replace("{worker}", worker), password
+    return ingest_username(cfg, worker), password
 
 
 def _from_file(path: Path, what: str) -> str:

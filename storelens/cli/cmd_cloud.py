@@ -293,9 +293,10 @@ def _refresh(cfg, session) -> None:
 
 def _worker_add(args: argparse.Namespace) -> int:
     from cloud_sync.registry import set_ingest_password
+    from storelens.secrets import ingest_username
 
     cfg = _config(args)
-    username = cfg.cloud.ingest_username.replace("{worker}", args.name)
+    username = ingest_username(cfg, args.name)
     given = _read_password_stdin(f"worker {args.name}") if args.password_stdin else None
     with _session(cfg) as session:
         password, outcome = set_ingest_password(session, username=username, password=given)
@@ -311,9 +312,10 @@ def _worker_add(args: argparse.Namespace) -> int:
 
 def _worker_revoke(args: argparse.Namespace) -> int:
     from cloud_sync.registry import revoke_ingest_account
+    from storelens.secrets import ingest_username
 
     cfg = _config(args)
-    username = cfg.cloud.ingest_username.replace("{worker}", args.name)
+    username = ingest_username(cfg, args.name)
     with _session(cfg) as session:
         revoke_ingest_account(session, username=username)
         session.commit()
